@@ -1,0 +1,1 @@
+"""Headless core of the mushroom classification system: ingest, train, serve, monitor."""

@@ -1,0 +1,1 @@
+"""Database layer: table definitions, engines and sessions, and the per-dialect bulk path."""

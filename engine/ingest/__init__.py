@@ -1,0 +1,1 @@
+"""Ingestion: sources, pandera contracts, and the stage-validate-promote pipeline."""

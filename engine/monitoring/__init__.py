@@ -1,0 +1,1 @@
+"""Monitoring: drift tests, performance tracking, alerts and reports (a later issue)."""

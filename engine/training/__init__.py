@@ -1,0 +1,1 @@
+"""Training: pipelines per model family, honest evaluation, the safety threshold."""

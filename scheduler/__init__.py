@@ -1,0 +1,1 @@
+"""The APScheduler process: recurring ingestion and checks (filled by a later issue)."""
