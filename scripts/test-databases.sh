@@ -30,8 +30,8 @@ start() {
     mariadb --protocol=tcp -h 127.0.0.1 -P "$MYPORT" -u root -e \
       "CREATE DATABASE IF NOT EXISTS mushroom_production; CREATE USER IF NOT EXISTS 'mushroom'@'127.0.0.1' IDENTIFIED BY 'mushroom'; GRANT ALL ON *.* TO 'mushroom'@'127.0.0.1'; FLUSH PRIVILEGES;"
   fi
-  echo "export STAGING_DATABASE_URL='postgresql+psycopg2://postgres@127.0.0.1:$PGPORT/mushroom_staging'"
-  echo "export PRODUCTION_DATABASE_URL='mariadb+mariadbconnector://mushroom:mushroom@127.0.0.1:$MYPORT/mushroom_production'"
+  echo "export TEST_STAGING_DATABASE_URL='postgresql+psycopg2://postgres@127.0.0.1:$PGPORT/mushroom_staging'"
+  echo "export TEST_PRODUCTION_DATABASE_URL='mariadb+mariadbconnector://mushroom:mushroom@127.0.0.1:$MYPORT/mushroom_production'"
 }
 
 stop() {

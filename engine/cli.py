@@ -1,0 +1,81 @@
+"""The command line: ``python -m engine COMMAND``; every command takes ``--json`` for one JSON object.
+
+Exit status: 0 success (promoted or duplicate for ingest), 2 the input was refused, 1 any other error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError
+
+EXIT_OK, EXIT_ERROR, EXIT_REFUSED = 0, 1, 2
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], lines: Sequence[str]) -> None:
+    if args.json:
+        print(json.dumps(payload, default=str))
+    else:
+        for line in lines:
+            print(line)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from engine import services
+
+    result = services.ingest_path(Path(args.path), source=args.source)
+    lines = [f"batch {result.batch_id}: {result.status} - {result.message}"]
+    for f in result.failures[:50]:
+        lines.append(f"  row {f.row if f.row is not None else '-'} | {f.column or '-'} | {f.value!r} | {f.check}")
+    if len(result.failures) > 50:
+        lines.append(f"  ... {len(result.failures) - 50} more (use --json for all)")
+    _emit(args, result.to_dict(), lines)
+    return EXIT_OK if result.ok else EXIT_REFUSED
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
+    "ingest": ("ingest a CSV file: validate, stage and promote it to mushroom_data", _cmd_ingest),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Mushroom classification engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        if name == "ingest":
+            p.add_argument("path", help="CSV file (';' or ',' separated, UTF-8)")
+            p.add_argument("--source", default="cli", help="where the file came from (recorded in lineage)")
+        extend = EXTRA_ARGUMENTS.get(name)
+        if extend is not None:
+            extend(p)
+    return parser
+
+
+#: Other modules add their commands' arguments here (name -> function adding arguments).
+EXTRA_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _, handler = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except EngineError as exc:
+        payload = {"status": "error", "error": exc.code, "message": exc.message}
+        if args.json:
+            print(json.dumps(payload))
+        else:
+            print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_REFUSED if exc.code in ("input_error", "file_rejected") else EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
