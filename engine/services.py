@@ -14,8 +14,10 @@ from engine.config import Settings, get_settings
 from engine.db.models import Alert, Batch, BatchStep, QuarantinedRow, ValidationFailure, mushroom_data
 from engine.db.session import Databases, open_databases
 from engine.errors import InputError, NotFoundError
-from engine.ingest.pipeline import IngestResult, ingest_bytes, utcnow
+from engine.ingest.pipeline import STEPS, IngestResult, StepHook, ingest_bytes, utcnow
 from engine.ingest.sources import Failure
+
+__all__ = ["STEPS", "IngestResult"]
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "samples" / "secondary_data.csv"
 
@@ -80,15 +82,18 @@ def _dbs(settings: Settings | None) -> tuple[Settings, Databases]:
 
 
 def ingest_upload(data: bytes, file_name: str, *, source: str = "upload", user: str | None = None,
-                  settings: Settings | None = None) -> IngestResult:
-    """Ingest the bytes of an uploaded file (size limit, policy and databases from settings)."""
+                  settings: Settings | None = None, on_step: StepHook | None = None) -> IngestResult:
+    """Ingest the bytes of an uploaded file (size limit, policy and databases from settings).
+
+    ``on_step`` is called with each step's name as it completes (for a progress display).
+    """
     settings, dbs = _dbs(settings)
     return ingest_bytes(dbs, data, file_name, source=source, user=user or settings.user,
-                        policy=settings.invalid_row_policy, max_bytes=settings.upload_max_bytes)
+                        policy=settings.invalid_row_policy, max_bytes=settings.upload_max_bytes, on_step=on_step)
 
 
 def ingest_path(path: Path, *, source: str = "cli", user: str | None = None,
-                settings: Settings | None = None) -> IngestResult:
+                settings: Settings | None = None, on_step: StepHook | None = None) -> IngestResult:
     """Ingest a file on disk; refuses directories and files over the size limit before reading them."""
     settings = settings or get_settings()
     if not path.is_file():
@@ -96,14 +101,15 @@ def ingest_path(path: Path, *, source: str = "cli", user: str | None = None,
     if path.stat().st_size > settings.upload_max_bytes:
         raise InputError(f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the limit of "
                          f"{settings.upload_max_mb} MB (UPLOAD_MAX_MB).")
-    return ingest_upload(path.read_bytes(), path.name, source=source, user=user, settings=settings)
+    return ingest_upload(path.read_bytes(), path.name, source=source, user=user, settings=settings, on_step=on_step)
 
 
-def ingest_sample(*, user: str | None = None, settings: Settings | None = None) -> IngestResult:
+def ingest_sample(*, user: str | None = None, settings: Settings | None = None,
+                  on_step: StepHook | None = None) -> IngestResult:
     """Ingest the UCI secondary data set shipped in samples/ (CC BY 4.0, Wagner, Heider and Hattab 2021)."""
     if not SAMPLE_PATH.is_file():
         raise NotFoundError(f"The sample file {SAMPLE_PATH} is missing from this installation.")
-    return ingest_path(SAMPLE_PATH, source="sample", user=user, settings=settings)
+    return ingest_path(SAMPLE_PATH, source="sample", user=user, settings=settings, on_step=on_step)
 
 
 def list_batches(limit: int = 100, *, settings: Settings | None = None) -> list[BatchInfo]:
