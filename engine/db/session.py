@@ -52,8 +52,23 @@ def _create(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if backend in ("mariadb", "mysql"):
-        return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+        # local_infile lets the bulk path use LOAD DATA LOCAL INFILE (the client only sends
+        # files the engine itself wrote; the server may still refuse, see engine.db.bulk).
+        return create_engine(url, pool_pre_ping=True, pool_recycle=3600, connect_args={"local_infile": True})
     return create_engine(url, pool_pre_ping=True)
+
+
+def _attach(production: Engine, staging_file: str) -> None:
+    """Let every connection of a SQLite production engine read the staging file as ``staging``."""
+    Path(staging_file).parent.mkdir(parents=True, exist_ok=True)
+
+    def attach(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("ATTACH DATABASE ? AS staging", (staging_file,))
+
+    if not getattr(production, "_mushroom_attached", None):
+        event.listen(production, "connect", attach)
+        production.pool.dispose()  # connections opened before the listener lack the attachment
+        production._mushroom_attached = staging_file  # type: ignore[attr-defined]
 
 
 def columnstore_available(engine: Engine) -> bool:
@@ -87,10 +102,17 @@ def create_schema(engine: Engine, which: str) -> None:
 
 @dataclass(frozen=True)
 class Databases:
-    """The staging and production databases of one Settings, schemas created."""
+    """The staging and production databases of one Settings, schemas created.
+
+    ``staging_schema`` names where the production connection sees the staging table when
+    both live behind it: ``""`` for one shared database, ``"staging"`` for a SQLite staging
+    file attached to the SQLite production file; None when they are apart (rows then move
+    through the client).
+    """
 
     staging: Engine
     production: Engine
+    staging_schema: str | None = None
 
     def session(self) -> sessionmaker[Session]:
         """A sessionmaker on the production database; use ``with db.session().begin() as s:``."""
@@ -108,7 +130,15 @@ def open_databases(settings: Settings) -> Databases:
     if found is not None:
         return found
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    dbs = Databases(staging=get_engine(key[0]), production=get_engine(key[1]))
+    staging, production = get_engine(key[0]), get_engine(key[1])
+    schema: str | None = None
+    if staging is production:
+        schema = ""
+    elif staging.dialect.name == production.dialect.name == "sqlite" and staging.url.database and \
+            production.url.database and ":memory:" not in (staging.url.database, production.url.database):
+        _attach(production, str(Path(staging.url.database).resolve()))
+        schema = "staging"
+    dbs = Databases(staging=staging, production=production, staging_schema=schema)
     create_schema(dbs.staging, "staging")
     create_schema(dbs.production, "production")
     with _lock:

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, MetaData, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from engine import dataset
-from engine.db.bulk import bulk_insert
+from engine.db.bulk import DelimitedRows, bulk_insert
 from engine.db.models import (
     Alert,
     Batch,
@@ -38,6 +38,7 @@ from engine.db.models import (
     staging_mushroom,
 )
 from engine.db.session import Databases
+from engine.errors import StateError
 from engine.ingest.schemas import duplicate_rows, validate_raw, validate_staged
 from engine.ingest.sources import Failure, FileRejected, RawFile, clip, read_csv_bytes, safe_file_name
 
@@ -288,9 +289,10 @@ def ingest_bytes(
     run.after("initial_validation")
 
     began = time.perf_counter()
+    delimited = _delimited(raw, batch_id)
     with dbs.staging.begin() as conn:
         conn.execute(delete(staging_mushroom).where(staging_mushroom.c.batch_id == batch_id))
-        bulk_insert(conn, staging_mushroom, typed)
+        bulk_insert(conn, staging_mushroom, typed, delimited=delimited)
     run.record("staging", "ok", began, f"{rows_read} rows staged ({dbs.staging.dialect.name})")
     with dbs.session().begin() as s:
         s.execute(update(Batch).where(Batch.id == batch_id).values(status="staged", rows_staged=rows_read))
@@ -315,7 +317,12 @@ def ingest_bytes(
 
     began = time.perf_counter()
     good = typed if not bad_rows else typed[~typed["source_row"].isin(bad_rows)]
-    status = _promote(dbs, run, good, typed, failures, bad_rows, on_promote, began)
+    if bad_rows and delimited is not None:
+        keep = set(good["source_row"])
+        lines = delimited.text.split("\n")
+        delimited = DelimitedRows("\n".join(line for i, line in enumerate(lines, 1) if i in keep),
+                                  delimited.delimiter, delimited.columns)
+    status = _promote(dbs, run, good, typed, failures, bad_rows, on_promote, began, delimited)
     if status == DUPLICATE:
         return IngestResult(batch_id, DUPLICATE, name, sha, rows_read, 0, 0,
                             f"Duplicate: batch {batch_id} was promoted by another process meanwhile.")
@@ -329,23 +336,41 @@ def ingest_bytes(
                         tuple(failures), tuple(warnings), tuple(run.steps))
 
 
+def _delimited(raw: RawFile, batch_id: int) -> DelimitedRows | None:
+    """The file's own lines, prefixed with batch id and row number, when they can be loaded as they are."""
+    if raw.plain_lines is None:
+        return None
+    d = raw.delimiter
+    text = "\n".join(f"{batch_id}{d}{i}{d}{line}" for i, line in enumerate(raw.plain_lines, 1))
+    return DelimitedRows(text, d, ("batch_id", "source_row", *raw.frame.columns))
+
+
 def _promote(dbs: Databases, run: _Run, good: pd.DataFrame, typed: pd.DataFrame, failures: list[Failure],
-             bad_rows: list[int], on_promote: PromotionHook | None, began: float) -> str:
+             bad_rows: list[int], on_promote: PromotionHook | None, began: float,
+             delimited: DelimitedRows | None) -> str:
     """The one production transaction: rows, quarantine, lineage step and status, or nothing."""
-    same_db = dbs.staging is dbs.production
     with dbs.session().begin() as s:
-        batch = s.scalars(select(Batch).where(Batch.id == run.batch_id).with_for_update()).one()
+        # Write to the batch row first: that takes its lock on every backend (SQLite's write
+        # lock included, which a SELECT ... FOR UPDATE would not), so the status read next
+        # cannot change under us.
+        s.execute(update(Batch).where(Batch.id == run.batch_id).values(updated_at=utcnow()))
+        batch = s.scalars(select(Batch).where(Batch.id == run.batch_id)).one()
         if batch.status == PROMOTED:
             return DUPLICATE
         conn = s.connection()
         columns = ["batch_id", "source_row", *dataset.COLUMNS]
-        if same_db and not bad_rows:
-            # Staging and production share a database: move the rows inside the server.
-            staged = select(*(staging_mushroom.c[c] for c in columns)).where(
-                staging_mushroom.c.batch_id == run.batch_id)
-            conn.execute(insert(mushroom_data).from_select(columns, staged))
+        if dbs.staging_schema is not None and not bad_rows:
+            # Production can read the staging table (one database, or SQLite's attached
+            # staging file): the rows move inside the database, not through Python.
+            source = staging_mushroom if not dbs.staging_schema else \
+                staging_mushroom.to_metadata(MetaData(), schema=dbs.staging_schema)
+            staged = select(*(source.c[c] for c in columns)).where(source.c.batch_id == run.batch_id)
+            moved = conn.execute(insert(mushroom_data).from_select(columns, staged)).rowcount
+            if moved != len(good):
+                raise StateError(f"Batch {run.batch_id}: staging held {moved} rows, expected {len(good)}; another "
+                                 "run of the same file replaced them. Nothing was promoted; run the file again.")
         else:
-            bulk_insert(conn, mushroom_data, good, columns)
+            bulk_insert(conn, mushroom_data, good, columns, delimited=delimited)
         if bad_rows:
             reasons: dict[int, list[str]] = {}
             for f in failures:

@@ -56,6 +56,10 @@ class RawFile:
     delimiter: str
     header: tuple[str, ...]
     frame: pd.DataFrame
+    #: The data lines as written, kept only for a plain file (no quotes, no blanks around
+    #: cells), where each line is already a delimited row equal to the parsed one: the bulk
+    #: paths of PostgreSQL and MariaDB load these lines directly.
+    plain_lines: tuple[str, ...] | None = None
 
 
 def safe_file_name(name: str) -> str:
@@ -143,9 +147,11 @@ def read_csv_bytes(data: bytes, file_name: str, max_bytes: int | None = None) ->
             f"first at data row {bad[0].row}.",
             bad,
         )
+    # Blank lines inside the file were refused above (one field against the header's), so
+    # the parser's skipping of blank lines only drops trailing ones.
     frame = pd.read_csv(
-        io.StringIO("\n".join(lines)), sep=delimiter, dtype=str, keep_default_na=False,
-        na_filter=False, skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL,
+        io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+        na_filter=False, engine="c", quoting=csv.QUOTE_MINIMAL,
     )
     header = tuple(str(c) for c in frame.columns)
     normalised = [dataset.normalise_column_name(c) for c in header]
@@ -153,8 +159,11 @@ def read_csv_bytes(data: bytes, file_name: str, max_bytes: int | None = None) ->
     if repeated:
         raise FileRejected(f"Column(s) named more than once: {', '.join(clip(c, 60) or '' for c in repeated)}.")
     frame.columns = normalised
-    frame = frame.apply(lambda s: s.str.strip()).replace("", None)
-    return RawFile(name, len(data), digest, delimiter, header, frame)
+    plain = not quoted and not any(ch in text for ch in " \t\x0b\x0c")
+    if not plain:
+        frame = frame.apply(lambda s: s.str.strip())
+    frame = frame.where(frame != "", None)
+    return RawFile(name, len(data), digest, delimiter, header, frame, tuple(lines[1:]) if plain else None)
 
 
 def read_csv_path(path: Path, max_bytes: int | None = None) -> RawFile:
