@@ -38,8 +38,18 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_REFUSED
 
 
+def _cmd_load_species(args: argparse.Namespace) -> int:
+    from engine import services
+
+    result = services.load_species(Path(args.path))
+    _emit(args, result.to_dict(), [result.message, f"  methods: {result.methods}"])
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "ingest": ("ingest a CSV file: validate, stage and promote it to mushroom_data", _cmd_ingest),
+    "load-species": ("load primary_data.csv as the species reference and attribute rows to species",
+                     _cmd_load_species),
 }
 
 
@@ -52,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "ingest":
             p.add_argument("path", help="CSV file (';' or ',' separated, UTF-8)")
             p.add_argument("--source", default="cli", help="where the file came from (recorded in lineage)")
+        if name == "load-species":
+            p.add_argument("path", help="primary_data.csv of the UCI secondary mushroom data set")
         extend = EXTRA_ARGUMENTS.get(name)
         if extend is not None:
             extend(p)

@@ -7,19 +7,36 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Connection, delete, func, select
 
 from engine import dataset
 from engine.config import Settings, get_settings
-from engine.db.models import Alert, Batch, BatchStep, QuarantinedRow, ValidationFailure, mushroom_data
+from engine.db.bulk import bulk_insert
+from engine.db.models import (
+    Alert,
+    Batch,
+    BatchStep,
+    QuarantinedRow,
+    Species,
+    SpeciesAssignment,
+    ValidationFailure,
+    mushroom_data,
+)
 from engine.db.session import Databases, open_databases
 from engine.errors import InputError, NotFoundError
 from engine.ingest.pipeline import STEPS, IngestResult, StepHook, ingest_bytes, utcnow
 from engine.ingest.sources import Failure
+from engine.ingest.species import (
+    ROWS_PER_SPECIES,
+    SpeciesDefinition,
+    assign_species,
+    parse_primary,
+)
 
 __all__ = ["STEPS", "IngestResult"]
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "samples" / "secondary_data.csv"
+SAMPLE_SPECIES_PATH = SAMPLE_PATH.with_name("primary_data.csv")
 
 
 @dataclass(frozen=True)
@@ -88,8 +105,10 @@ def ingest_upload(data: bytes, file_name: str, *, source: str = "upload", user: 
     ``on_step`` is called with each step's name as it completes (for a progress display).
     """
     settings, dbs = _dbs(settings)
+    reference = _species_reference(dbs)
     return ingest_bytes(dbs, data, file_name, source=source, user=user or settings.user,
-                        policy=settings.invalid_row_policy, max_bytes=settings.upload_max_bytes, on_step=on_step)
+                        policy=settings.invalid_row_policy, max_bytes=settings.upload_max_bytes, on_step=on_step,
+                        on_promote=_species_hook(reference) if reference else None)
 
 
 def ingest_path(path: Path, *, source: str = "cli", user: str | None = None,
@@ -106,9 +125,16 @@ def ingest_path(path: Path, *, source: str = "cli", user: str | None = None,
 
 def ingest_sample(*, user: str | None = None, settings: Settings | None = None,
                   on_step: StepHook | None = None) -> IngestResult:
-    """Ingest the UCI secondary data set shipped in samples/ (CC BY 4.0, Wagner, Heider and Hattab 2021)."""
+    """Ingest the UCI secondary data set shipped in samples/ (CC BY 4.0, Wagner, Heider and Hattab 2021).
+
+    The species reference (samples/primary_data.csv) is loaded first when none is, so the
+    sample's rows are attributed to their species on promotion.
+    """
     if not SAMPLE_PATH.is_file():
         raise NotFoundError(f"The sample file {SAMPLE_PATH} is missing from this installation.")
+    settings, dbs = _dbs(settings)
+    if SAMPLE_SPECIES_PATH.is_file() and not _species_reference(dbs):
+        load_species(SAMPLE_SPECIES_PATH, settings=settings)  # so the sample's rows get their species
     return ingest_path(SAMPLE_PATH, source="sample", user=user, settings=settings, on_step=on_step)
 
 
@@ -203,3 +229,102 @@ def failures_frame(items: tuple[Failure, ...] | list[Failure]) -> pd.DataFrame:
     frame = pd.DataFrame([f.to_dict() for f in items], columns=["row", "column", "value", "check", "severity"])
     frame["row"] = frame["row"].astype("Int64")
     return frame
+
+
+@dataclass(frozen=True)
+class SpeciesLoadResult:
+    """The species reference loaded, and how the production rows were attributed to species."""
+
+    species: int
+    families: int
+    rows_assigned: int
+    methods: dict[str, int]
+    block_agreement: dict[int, float]
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"status": "loaded", "species": self.species, "families": self.families,
+                "rows_assigned": self.rows_assigned, "methods": self.methods,
+                "block_agreement": {str(k): v for k, v in self.block_agreement.items()}, "message": self.message}
+
+
+def _species_reference(dbs: Databases) -> list[SpeciesDefinition]:
+    with dbs.session()() as s:
+        return [SpeciesDefinition.from_json(r.definition_json)
+                for r in s.scalars(select(Species).order_by(Species.position)).all()]
+
+
+def _assignment_frame(batch_id: int, rows: pd.DataFrame, reference: list[SpeciesDefinition]) -> pd.DataFrame:
+    result = assign_species(rows, reference)
+    return pd.DataFrame({"batch_id": batch_id, "source_row": rows["source_row"].to_numpy(),
+                         "species_position": result.position, "method": result.method,
+                         "candidates": result.candidates})
+
+
+def _species_hook(reference: list[SpeciesDefinition]):  # type: ignore[no-untyped-def]
+    """Attribute a batch's rows to species inside its promotion transaction."""
+
+    def hook(conn: Connection, batch_id: int, rows: pd.DataFrame) -> None:
+        bulk_insert(conn, SpeciesAssignment.__table__, _assignment_frame(batch_id, rows, reference))  # type: ignore[arg-type]
+
+    return hook
+
+
+def load_species(path: Path, *, settings: Settings | None = None) -> SpeciesLoadResult:
+    """Load primary_data.csv as the species reference and (re)attribute every production row.
+
+    Rows are assigned by value sets and ranges (see engine.ingest.species); for each batch of
+    exactly 173 x 353 rows the share that agrees with the UCI file's block order is reported.
+    """
+    settings, dbs = _dbs(settings)
+    if not path.is_file():
+        raise InputError(f"No such file: {path}. Give the path of primary_data.csv.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path.name} is not UTF-8 (byte offset {exc.start}).") from None
+    reference = parse_primary(text)
+    with dbs.production.connect() as conn:
+        batches = [int(b) for b in conn.execute(select(mushroom_data.c.batch_id).distinct()).scalars()]
+    agreement: dict[int, float] = {}
+    methods = {m: 0 for m in ("unique", "best-of-candidates", "nearest-no-candidate")}
+    assigned = 0
+    with dbs.session().begin() as s:
+        s.execute(delete(Species))
+        s.add_all(Species(position=d.position, family=d.family[:128], name=d.name[:128], edibility=d.edibility,
+                          definition_json=d.to_json()) for d in reference)
+        s.execute(delete(SpeciesAssignment))
+        conn = s.connection()
+        for batch_id in batches:
+            t = mushroom_data
+            query = select(t.c.source_row, *(t.c[c] for c in dataset.COLUMNS)).where(
+                t.c.batch_id == batch_id).order_by(t.c.source_row)
+            rows = pd.read_sql(query, conn)
+            frame = _assignment_frame(batch_id, rows, reference)
+            bulk_insert(conn, SpeciesAssignment.__table__, frame)  # type: ignore[arg-type]
+            for m, n in frame["method"].value_counts().items():
+                methods[str(m)] = methods.get(str(m), 0) + int(n)
+            assigned += len(frame)
+            if len(rows) == len(reference) * ROWS_PER_SPECIES:
+                block = (rows["source_row"].to_numpy() - 1) // ROWS_PER_SPECIES
+                agreement[batch_id] = float((frame["species_position"].to_numpy() == block).mean())
+    families = len({d.family for d in reference})
+    message = f"Loaded {len(reference)} species of {families} families; attributed {assigned} production rows."
+    if agreement:
+        message += " Agreement with the UCI block order: " + ", ".join(
+            f"batch {b}: {a:.3%}" for b, a in agreement.items()) + "."
+    return SpeciesLoadResult(len(reference), families, assigned, methods, agreement, message)
+
+
+def species_of_rows(*, settings: Settings | None = None) -> pd.DataFrame:
+    """Production rows with their species and family (None where no reference was loaded)."""
+    _, dbs = _dbs(settings)
+    t, a, sp = mushroom_data, SpeciesAssignment.__table__, Species.__table__
+    query = (select(t.c.batch_id, t.c.source_row, *(t.c[c] for c in dataset.COLUMNS),
+                    sp.c.name.label("species"), sp.c.family, a.c.method.label("species_method"))
+             .select_from(t.outerjoin(a, (a.c.batch_id == t.c.batch_id) & (a.c.source_row == t.c.source_row))
+                          .outerjoin(sp, sp.c.position == a.c.species_position))
+             .order_by(t.c.batch_id, t.c.source_row))
+    with dbs.production.connect() as conn:
+        return pd.read_sql(query, conn)
