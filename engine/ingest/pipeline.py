@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, MetaData, delete, insert, select, update
+from sqlalchemy import Connection, MetaData, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -171,7 +171,7 @@ def _reject(dbs: Databases, run: _Run, raw_name: str, rows_read: int, failures: 
             warnings: list[Failure], message: str, sha: str) -> IngestResult:
     rows_failed = len({f.row for f in failures if f.row is not None})
     with dbs.session().begin() as s:
-        s.execute(update(Batch).where(Batch.id == run.batch_id).values(
+        s.execute(update(Batch).where(Batch.id == run.batch_id, Batch.status != PROMOTED).values(
             status=REJECTED, rows_read=rows_read, rows_failed=rows_failed, message=message[:4000],
             updated_at=utcnow()))
         s.add(Alert(created_at=utcnow(), severity="error", source="ingest", batch_id=run.batch_id,
@@ -295,7 +295,8 @@ def ingest_bytes(
         bulk_insert(conn, staging_mushroom, typed, delimited=delimited)
     run.record("staging", "ok", began, f"{rows_read} rows staged ({dbs.staging.dialect.name})")
     with dbs.session().begin() as s:
-        s.execute(update(Batch).where(Batch.id == batch_id).values(status="staged", rows_staged=rows_read))
+        s.execute(update(Batch).where(Batch.id == batch_id, Batch.status != PROMOTED).values(
+            status="staged", rows_staged=rows_read))
     run.after("staging")
 
     began = time.perf_counter()
@@ -312,7 +313,8 @@ def ingest_bytes(
     detail = f"{len(bad_rows)} row(s) quarantined" if bad_rows else "all rows valid"
     run.record("detailed_validation", "ok", began, f"{detail}; {len(warnings)} duplicate row(s) reported")
     with dbs.session().begin() as s:
-        s.execute(update(Batch).where(Batch.id == batch_id).values(status="validated", rows_failed=len(bad_rows)))
+        s.execute(update(Batch).where(Batch.id == batch_id, Batch.status != PROMOTED).values(
+            status="validated", rows_failed=len(bad_rows)))
     run.after("detailed_validation")
 
     began = time.perf_counter()
@@ -365,12 +367,15 @@ def _promote(dbs: Databases, run: _Run, good: pd.DataFrame, typed: pd.DataFrame,
             source = staging_mushroom if not dbs.staging_schema else \
                 staging_mushroom.to_metadata(MetaData(), schema=dbs.staging_schema)
             staged = select(*(source.c[c] for c in columns)).where(source.c.batch_id == run.batch_id)
-            moved = conn.execute(insert(mushroom_data).from_select(columns, staged)).rowcount
-            if moved != len(good):
-                raise StateError(f"Batch {run.batch_id}: staging held {moved} rows, expected {len(good)}; another "
-                                 "run of the same file replaced them. Nothing was promoted; run the file again.")
+            conn.execute(insert(mushroom_data).from_select(columns, staged))
         else:
             bulk_insert(conn, mushroom_data, good, columns, delimited=delimited)
+        # The invariant, checked inside the transaction: exactly this batch's rows, once.
+        landed = conn.execute(select(func.count()).select_from(mushroom_data).where(
+            mushroom_data.c.batch_id == run.batch_id)).scalar_one()
+        if landed != len(good):
+            raise StateError(f"Batch {run.batch_id}: {landed} rows would be in production, expected {len(good)}; "
+                             "another run of the same file interfered. Nothing was promoted; run the file again.")
         if bad_rows:
             reasons: dict[int, list[str]] = {}
             for f in failures:
