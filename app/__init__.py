@@ -1,0 +1,1 @@
+"""Streamlit UI shell: entry point, cached reads of engine services and shared widgets."""

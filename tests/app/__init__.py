@@ -1,0 +1,1 @@
+"""Tests of the Streamlit app shell and pages with AppTest."""

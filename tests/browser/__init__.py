@@ -1,0 +1,1 @@
+"""Browser smoke tests: the real app in headless Chromium."""
