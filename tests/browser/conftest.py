@@ -88,6 +88,8 @@ def app_url(tmp_path: Path) -> Iterator[str]:
 def browser() -> Iterator[Browser]:
     """Headless Debian Chromium (Playwright cannot download its own browsers here)."""
     if not Path(CHROMIUM).is_file():
+        if os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
+            pytest.fail(f"{CHROMIUM} not installed but REQUIRE_BROWSER_TESTS=1 (apt-get install chromium)")
         pytest.skip(f"{CHROMIUM} not installed")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
