@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Connection, delete, func, select
 
-from engine import dataset
+from engine import dataset, registry
 from engine.config import Settings, get_settings
 from engine.db.bulk import bulk_insert
 from engine.db.models import (
@@ -23,7 +23,7 @@ from engine.db.models import (
     mushroom_data,
 )
 from engine.db.session import Databases, open_databases
-from engine.errors import InputError, NotFoundError
+from engine.errors import InputError, IntegrityError, NotFoundError
 from engine.ingest.pipeline import STEPS, IngestResult, StepHook, ingest_bytes, utcnow
 from engine.ingest.sources import Failure
 from engine.ingest.species import (
@@ -32,6 +32,7 @@ from engine.ingest.species import (
     assign_species,
     parse_primary,
 )
+from engine.training.service import Progress, TrainResult, train_families
 
 __all__ = ["STEPS", "IngestResult"]
 
@@ -328,3 +329,77 @@ def species_of_rows(*, settings: Settings | None = None) -> pd.DataFrame:
              .order_by(t.c.batch_id, t.c.source_row))
     with dbs.production.connect() as conn:
         return pd.read_sql(query, conn)
+
+
+# ---------------------------------------------------------------- training and registry
+
+
+def train_models(*, families: tuple[str, ...] = ("lr", "dt", "xgb"), params: dict[str, dict[str, object]] | None = None,
+                 random_state: int = 42, notes: str = "", user: str | None = None,
+                 progress: Progress | None = None, settings: Settings | None = None) -> TrainResult:
+    """Train and register one version per family on a snapshot of the production table."""
+    settings, dbs = _dbs(settings)
+    rows = species_of_rows(settings=settings)
+    return train_families(dbs, settings, rows, families=families, params=params, random_state=random_state,
+                          user=user or settings.user, notes=notes, progress=progress)
+
+
+def list_versions(*, settings: Settings | None = None) -> list[registry.ModelVersionInfo]:
+    """Every registered version, newest first."""
+    _, dbs = _dbs(settings)
+    with dbs.session()() as s:
+        return registry.list_model_versions(s)
+
+
+def get_version(version: int, *, settings: Settings | None = None) -> registry.ModelVersionInfo:
+    _, dbs = _dbs(settings)
+    with dbs.session()() as s:
+        return registry.get_model_version(s, version)
+
+
+def production_version(*, settings: Settings | None = None) -> registry.ModelVersionInfo | None:
+    _, dbs = _dbs(settings)
+    with dbs.session()() as s:
+        return registry.get_production_model(s)
+
+
+def promote_version(version: int, *, to_stage: str = "production", reason: str, user: str | None = None,
+                    settings: Settings | None = None) -> list[registry.TransitionInfo]:
+    """Move a version to a stage (production passes the gate first); recorded with who, when, why."""
+    settings, dbs = _dbs(settings)
+    with dbs.session().begin() as s:
+        return registry.transition_stage(s, version, to_stage, user=user or settings.user, reason=reason,
+                                         gate_max_false_edible=settings.production_gate_max_false_edible)
+
+
+def rollback_production(*, reason: str, user: str | None = None,
+                        settings: Settings | None = None) -> list[registry.TransitionInfo]:
+    """Put the previous production version back, in one action."""
+    settings, dbs = _dbs(settings)
+    with dbs.session().begin() as s:
+        return registry.rollback(s, user=user or settings.user, reason=reason)
+
+
+def audit_trail(version: int | None = None, *, settings: Settings | None = None) -> list[registry.TransitionInfo]:
+    _, dbs = _dbs(settings)
+    with dbs.session()() as s:
+        return registry.list_transitions(s, version)
+
+
+def production_version_at(when: datetime, *, settings: Settings | None = None) -> int | None:
+    """Which version was in production at ``when`` (naive UTC)."""
+    _, dbs = _dbs(settings)
+    with dbs.session()() as s:
+        return registry.production_version_at(s, when)
+
+
+def load_version_pipeline(version: int, *, settings: Settings | None = None):  # type: ignore[no-untyped-def]
+    """The version's fitted pipeline, loaded only if its artifact matches the registry (else alert + error)."""
+    settings, dbs = _dbs(settings)
+    info = get_version(version, settings=settings)
+    try:
+        return registry.load_artifact(settings.artifact_dir, info.artifact_path, info.artifact_sha256)
+    except IntegrityError as exc:
+        with dbs.session().begin() as s:
+            registry.record_tamper_alert(s, version, exc)
+        raise

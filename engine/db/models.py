@@ -182,3 +182,71 @@ class SpeciesAssignment(Base):
     species_position: Mapped[int] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(32))
     candidates: Mapped[int] = mapped_column(Integer)
+
+
+class TrainingSnapshot(Base):
+    """The exact rows a training run saw: which batches, how many rows, their content hash."""
+
+    __tablename__ = "training_snapshots"
+    __table_args__ = {"mariadb_engine": "InnoDB"}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    batch_ids: Mapped[str] = mapped_column(Text)
+    row_count: Mapped[int] = mapped_column(Integer)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    group_column: Mapped[str] = mapped_column(String(32))
+    split_json: Mapped[str] = mapped_column(Text)
+
+
+class ModelVersion(Base):
+    """An immutable trained version; only ``stage`` changes, and every change is a StageTransition."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = {"mariadb_engine": "InnoDB"}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    family: Mapped[str] = mapped_column(String(16))
+    params_json: Mapped[str] = mapped_column(Text)
+    evaluation_json: Mapped[str] = mapped_column(LongText)
+    threshold_json: Mapped[str] = mapped_column(Text)
+    coverage: Mapped[float] = mapped_column(Float)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("training_snapshots.id"))
+    artifact_path: Mapped[str] = mapped_column(String(512))
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_by: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class StageTransition(Base):
+    """One stage change of a version: who, when, why (the registry's audit trail)."""
+
+    __tablename__ = "stage_transitions"
+    __table_args__ = {"mariadb_engine": "InnoDB"}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Prediction(Base):
+    """One logged prediction: inputs, output, probability, decision, version, time, request id."""
+
+    __tablename__ = "predictions"
+    __table_args__ = {"mariadb_engine": "InnoDB"}
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    version_id: Mapped[int] = mapped_column(Integer, index=True)
+    decision: Mapped[str] = mapped_column(String(32))
+    p_poisonous: Mapped[float] = mapped_column(Float)
+    inputs_json: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))
