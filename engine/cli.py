@@ -46,10 +46,58 @@ def _cmd_load_species(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from engine import services
+
+    families = tuple(f.strip() for f in args.families.split(",") if f.strip())
+    progress = None if args.json else (lambda family, message: print(f"[{family}] {message}", flush=True))
+    result = services.train_models(families=families, random_state=args.seed, notes=args.notes, progress=progress)
+    lines = []
+    for v in result.to_dict()["versions"]:
+        m = v["metrics"]
+        lines.append(f"version {v['version']} {v['family']}: species-held-out accuracy {m['species']['accuracy']:.3f} "
+                     f"(random split {m['random']['accuracy']:.3f}); at the safety threshold false-edible "
+                     f"{m['safety']['false_edible_rate']:.2%}, coverage {m['safety']['coverage']:.1%}")
+    _emit(args, result.to_dict(), lines)
+    return EXIT_OK
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from engine import services
+
+    rows = [v.summary() for v in services.list_versions()]
+    lines = [f"v{r['version']:<4} {r['family']:<4} {r['stage']:<11} species acc {r['species_accuracy']:.3f}  "
+             f"false-edible {r['species_false_edible_rate']:.2%}  coverage {r['coverage']:.1%}" for r in rows]
+    _emit(args, {"status": "ok", "versions": rows}, lines or ["no versions yet: python -m engine train"])
+    return EXIT_OK
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from engine import services
+
+    done = services.promote_version(args.version, to_stage=args.stage, reason=args.reason)
+    _emit(args, {"status": "ok", "transitions": [t.__dict__ for t in done]},
+          [f"version {t.version}: {t.from_stage} -> {t.to_stage}" for t in done])
+    return EXIT_OK
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from engine import services
+
+    done = services.rollback_production(reason=args.reason)
+    _emit(args, {"status": "ok", "transitions": [t.__dict__ for t in done]},
+          [f"version {t.version}: {t.from_stage} -> {t.to_stage}" for t in done])
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "ingest": ("ingest a CSV file: validate, stage and promote it to mushroom_data", _cmd_ingest),
     "load-species": ("load primary_data.csv as the species reference and attribute rows to species",
                      _cmd_load_species),
+    "train": ("train and register versions with random and species-held-out evaluation", _cmd_train),
+    "models": ("list registered model versions", _cmd_models),
+    "promote": ("move a version to a stage (production passes the gate)", _cmd_promote),
+    "rollback": ("put the previous production version back", _cmd_rollback),
 }
 
 
@@ -62,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "ingest":
             p.add_argument("path", help="CSV file (';' or ',' separated, UTF-8)")
             p.add_argument("--source", default="cli", help="where the file came from (recorded in lineage)")
+        if name == "train":
+            p.add_argument("--families", default="lr,dt,xgb", help="comma-separated: lr, dt, xgb")
+            p.add_argument("--seed", type=int, default=42)
+            p.add_argument("--notes", default="")
+        if name == "promote":
+            p.add_argument("version", type=int)
+            p.add_argument("--stage", default="production", choices=["staging", "production", "archived"])
+            p.add_argument("--reason", required=True)
+        if name == "rollback":
+            p.add_argument("--reason", required=True)
         if name == "load-species":
             p.add_argument("path", help="primary_data.csv of the UCI secondary mushroom data set")
         extend = EXTRA_ARGUMENTS.get(name)
@@ -86,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(payload))
         else:
             print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_REFUSED if exc.code in ("input_error", "file_rejected") else EXIT_ERROR
+        refused = ("input_error", "file_rejected", "no_data", "no_species", "gate_refused", "bad_transition",
+                   "unknown_family")
+        return EXIT_REFUSED if exc.code in refused else EXIT_ERROR
 
 
 if __name__ == "__main__":
