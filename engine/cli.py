@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.errors import EngineError
+import pandas as pd
+
+from engine.errors import EngineError, InputError
 
 EXIT_OK, EXIT_ERROR, EXIT_REFUSED = 0, 1, 2
 
@@ -90,6 +92,32 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from engine import services
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise InputError(f"No such file: {path}. Give a CSV file with the feature columns.")
+    scored, failures = services.predict_csv(path.read_bytes(), path.name, version=args.version, source="cli")
+    services.prediction_log().flush()
+    if args.output:
+        scored.to_csv(args.output, index=False)
+    rows = [{"row": i + 1, "decision": r["decision"], "p_poisonous": None if pd.isna(r["p_poisonous"]) else
+             float(r["p_poisonous"]), "version": int(r["version"]), "error": r["error"]}
+            for i, r in enumerate(scored[["decision", "p_poisonous", "version", "error"]].to_dict("records"))]
+    counts = scored["decision"].value_counts().to_dict()
+    payload = {"status": "scored" if not failures else "partly_scored", "predictions": rows,
+               "failures": [f.to_dict() for f in failures], "counts": counts}
+    lines = [f"{len(scored) - len({f.row for f in failures})} of {len(scored)} rows scored: {counts}"]
+    lines += [f"  row {f.row}: {f.column} {f.check} (got {f.value!r})" for f in failures[:50]]
+    if args.output:
+        lines.append(f"written to {args.output}")
+    elif not args.json:
+        lines += [f"  row {r['row']}: {r['decision']} (P(poisonous) {r['p_poisonous']})" for r in rows[:20]]
+    _emit(args, payload, lines)
+    return EXIT_OK if not failures else EXIT_REFUSED
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "ingest": ("ingest a CSV file: validate, stage and promote it to mushroom_data", _cmd_ingest),
     "load-species": ("load primary_data.csv as the species reference and attribute rows to species",
@@ -98,6 +126,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "models": ("list registered model versions", _cmd_models),
     "promote": ("move a version to a stage (production passes the gate)", _cmd_promote),
     "rollback": ("put the previous production version back", _cmd_rollback),
+    "predict": ("classify every row of a CSV file with the production (or given) version", _cmd_predict),
 }
 
 
@@ -118,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("version", type=int)
             p.add_argument("--stage", default="production", choices=["staging", "production", "archived"])
             p.add_argument("--reason", required=True)
+        if name == "predict":
+            p.add_argument("path", help="CSV file with the 20 feature columns (a class column is ignored)")
+            p.add_argument("--version", type=int, default=None, help="model version (default: production)")
+            p.add_argument("--output", help="write the scored rows to this CSV file")
         if name == "rollback":
             p.add_argument("--reason", required=True)
         if name == "load-species":
@@ -145,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"error: {exc.message}", file=sys.stderr)
         refused = ("input_error", "file_rejected", "no_data", "no_species", "gate_refused", "bad_transition",
-                   "unknown_family")
+                   "unknown_family", "missing_columns", "no_production", "bad_row")
         return EXIT_REFUSED if exc.code in refused else EXIT_ERROR
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from engine.db.models import (
     Alert,
     Batch,
     BatchStep,
+    Prediction,
     QuarantinedRow,
     Species,
     SpeciesAssignment,
@@ -23,15 +25,17 @@ from engine.db.models import (
     mushroom_data,
 )
 from engine.db.session import Databases, open_databases
-from engine.errors import InputError, IntegrityError, NotFoundError
+from engine.errors import InputError, IntegrityError, NotFoundError, StateError
 from engine.ingest.pipeline import STEPS, IngestResult, StepHook, ingest_bytes, utcnow
-from engine.ingest.sources import Failure
+from engine.ingest.sources import Failure, read_csv_bytes
 from engine.ingest.species import (
     ROWS_PER_SPECIES,
     SpeciesDefinition,
     assign_species,
     parse_primary,
 )
+from engine.serving import PredictionLog, PredictionResult, Predictor
+from engine.training.fast import FastPredictor
 from engine.training.service import Progress, TrainResult, train_families
 
 __all__ = ["STEPS", "IngestResult"]
@@ -403,3 +407,66 @@ def load_version_pipeline(version: int, *, settings: Settings | None = None):  #
         with dbs.session().begin() as s:
             registry.record_tamper_alert(s, version, exc)
         raise
+
+
+# ---------------------------------------------------------------- serving
+
+_logs: dict[str, PredictionLog] = {}
+_predictors: dict[tuple[str, int], Predictor] = {}
+_serving_lock = threading.Lock()
+
+
+def prediction_log(*, settings: Settings | None = None) -> PredictionLog:
+    """The process's prediction log writer for the production database (one per database)."""
+    settings, dbs = _dbs(settings)
+    with _serving_lock:
+        log = _logs.get(settings.production_database_url)
+        if log is None:
+            log = _logs[settings.production_database_url] = PredictionLog(
+                dbs.production, settings.data_dir / "prediction-log-fallback.jsonl")
+        return log
+
+
+def get_predictor(version: int | None = None, *, settings: Settings | None = None) -> Predictor:
+    """The predictor of ``version`` (default: the production version), its artifact verified once."""
+    settings, _ = _dbs(settings)
+    if version is None:
+        current = production_version(settings=settings)
+        if current is None:
+            raise StateError("No model version is in production. Train one (Training page or `python -m engine "
+                             "train`) and promote it (Registry page or `python -m engine promote`).",
+                             code="no_production")
+        version = current.version
+    key = (settings.production_database_url, version)
+    with _serving_lock:
+        found = _predictors.get(key)
+    if found is not None:
+        return found
+    info = get_version(version, settings=settings)
+    pipeline = load_version_pipeline(version, settings=settings)
+    predictor = Predictor(info, FastPredictor.from_pipeline(pipeline), prediction_log(settings=settings))
+    with _serving_lock:
+        _predictors[key] = predictor
+    return predictor
+
+
+def predict_one(features: dict[str, object], *, version: int | None = None, source: str = "form",
+                explain: bool = True, settings: Settings | None = None) -> PredictionResult:
+    """Classify one mushroom: decision, P(poisonous), version and the features that drove it."""
+    return get_predictor(version, settings=settings).predict_one(features, source=source, explain=explain)
+
+
+def predict_csv(data: bytes, file_name: str, *, version: int | None = None, source: str = "batch",
+                settings: Settings | None = None) -> tuple[pd.DataFrame, list[Failure]]:
+    """Score every row of a CSV file (same reading rules as ingestion; a ``class`` column is ignored)."""
+    settings, _ = _dbs(settings)
+    raw = read_csv_bytes(data, file_name, settings.upload_max_bytes)
+    return get_predictor(version, settings=settings).predict_frame(raw.frame, source=source)
+
+
+def recent_predictions(limit: int = 200, *, settings: Settings | None = None) -> pd.DataFrame:
+    """The newest logged predictions."""
+    _, dbs = _dbs(settings)
+    t = Prediction.__table__
+    with dbs.production.connect() as conn:
+        return pd.read_sql(select(t).order_by(t.c.id.desc()).limit(max(1, min(limit, 10_000))), conn)

@@ -18,7 +18,12 @@ def _quote(conn: Connection, name: str) -> str:
 
 def rows_of(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[object]]:
     """Plain Python tuples of ``columns`` with None for every missing value."""
-    return frame[list(columns)].to_numpy(dtype=object, na_value=None).tolist()
+    part = frame[list(columns)]
+    values = part.to_numpy(dtype=object, na_value=None)
+    for j, name in enumerate(part.columns):
+        if pd.api.types.is_datetime64_any_dtype(part[name]):  # drivers bind datetime, not Timestamp
+            values[:, j] = [None if v is None or pd.isna(v) else v.to_pydatetime() for v in values[:, j]]
+    return values.tolist()
 
 
 @dataclass(frozen=True)

@@ -250,3 +250,4 @@ class Prediction(Base):
     p_poisonous: Mapped[float] = mapped_column(Float)
     inputs_json: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32))
+    row_number: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,324 @@
+"""Serving: the fast predictor of a registered version, its safety decision, and the prediction log."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from engine import dataset
+from engine.db.bulk import bulk_insert
+from engine.db.models import Prediction
+from engine.errors import InputError
+from engine.ingest.pipeline import utcnow
+from engine.ingest.sources import Failure, clip
+from engine.registry import ModelVersionInfo
+from engine.training.fast import FastPredictor
+from engine.training.safety import decide
+
+# ---------------------------------------------------------------- input checks
+
+
+def check_row(row: Mapping[str, Any]) -> list[str]:
+    """Problems of one mushroom given as ``feature -> value``; empty when it can be scored.
+
+    The same rules as :func:`check_frame` (allowed codes, ranges, required features), in plain
+    Python so that one row costs microseconds, not a DataFrame.
+    """
+    problems: list[str] = []
+    for name in dataset.FEATURES:
+        value = row.get(name)
+        missing = value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+        if missing:
+            if name in dataset.REQUIRED:
+                problems.append(f"{name}: a value is required")
+            continue
+        if name in dataset.NUMERIC:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                problems.append(f"{name}: {clip(value, 40)!r} is not a number")
+                continue
+            r = dataset.RANGES[name]
+            if not (r.low < number if r.low_exclusive else r.low <= number) or number > r.high or math.isnan(number):
+                problems.append(f"{name}: {number:g} is outside {r.low:g}..{r.high:g} {r.unit}")
+        elif value not in dataset.CODES[name]:
+            allowed = ", ".join(f"{k}={v}" for k, v in dataset.CODES[name].items())
+            problems.append(f"{name}: unknown code {clip(value, 40)!r} (allowed: {allowed[:200]})")
+    return problems
+
+
+def check_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Failure]]:
+    """Vectorised :func:`check_row` for many rows: the typed features and one Failure per bad cell.
+
+    ``frame`` holds strings as read from a file (None = empty); rows are numbered from 1.
+    """
+    missing_columns = [c for c in dataset.FEATURES if c not in frame.columns]
+    if missing_columns:
+        raise InputError(f"The file lacks required feature column(s): {', '.join(missing_columns)}. "
+                         "Use the column names of the secondary mushroom data set.", code="missing_columns")
+    failures: list[Failure] = []
+    typed = pd.DataFrame(index=frame.index)
+    for name in dataset.FEATURES:
+        col = frame[name]
+        empty = col.isna()
+        if name in dataset.NUMERIC:
+            numbers = pd.to_numeric(col, errors="coerce").astype(float)
+            bad_type = numbers.isna() & ~empty
+            r = dataset.RANGES[name]
+            low_ok = numbers > r.low if r.low_exclusive else numbers >= r.low
+            bad_range = numbers.notna() & ~(low_ok & (numbers <= r.high))
+            for i in np.flatnonzero(bad_type.to_numpy()):
+                failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]), "type: a number"))
+            for i in np.flatnonzero(bad_range.to_numpy()):
+                failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]),
+                                        f"range: {r.low:g}..{r.high:g} {r.unit}"))
+            typed[name] = numbers
+        else:
+            bad_code = ~col.isin(list(dataset.CODES[name])) & ~empty
+            for i in np.flatnonzero(bad_code.to_numpy()):
+                failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]),
+                                        "allowed codes: " + ", ".join(dataset.CODES[name])))
+            typed[name] = col.where(~bad_code, None)
+        if name in dataset.REQUIRED:
+            for i in np.flatnonzero(empty.to_numpy()):
+                failures.append(Failure(int(i) + 1, name, None, "a value is required"))
+    failures.sort(key=lambda f: (f.row or 0, f.column or ""))
+    return typed, failures
+
+
+# ---------------------------------------------------------------- the prediction log
+
+
+class PredictionLog:
+    """Prediction records written in batches by one background thread; nothing lost on a normal shutdown.
+
+    ``enqueue`` only puts a record (or a whole scored batch) on a queue, so the answer is not
+    slowed by the database; the writer flushes every ``interval`` seconds or ``batch`` records,
+    and ``close`` (also registered with atexit) drains the queue before the process ends. A
+    batch the database refuses three times goes to ``fallback`` (JSON lines) and is counted in
+    ``failed``, never dropped.
+    """
+
+    def __init__(self, engine: Engine, fallback: Path, *, interval: float = 0.25, batch: int = 5000) -> None:
+        self.engine = engine
+        self.fallback = fallback
+        self.failed = 0
+        self.last_error: str | None = None
+        self.interval = interval
+        self.batch = batch
+        self._queue: queue.Queue[PendingRecords | None] = queue.Queue()
+        self._written = 0
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    def enqueue(self, records: PendingRecords) -> None:
+        """Queue records; the writer thread, not the caller, turns them into rows."""
+        self._idle.clear()
+        self._queue.put(records)
+
+    def _drain(self, first: PendingRecords) -> list[PendingRecords]:
+        items, count = [first], len(first.p)
+        while count < self.batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            items.append(item)
+            count += len(item.p)
+        return items
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self.interval)
+            except queue.Empty:
+                self._idle.set()
+                continue
+            if item is None:
+                self._idle.set()
+                return
+            items = self._drain(item)
+            frames = [i.build() for i in items]
+            frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            self._write(frame)
+            if self._queue.empty():
+                self._idle.set()
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    bulk_insert(conn, Prediction.__table__, frame)  # type: ignore[arg-type]
+                self._written += len(frame)
+                return
+            except Exception as exc:  # noqa: BLE001 - serving goes on; the records must not be lost
+                error = exc
+                time.sleep(self.interval * (attempt + 1))
+        # The database refused three times: keep the records in a file beside the data instead.
+        self.fallback.parent.mkdir(parents=True, exist_ok=True)
+        with self.fallback.open("a", encoding="utf-8") as handle:
+            handle.write(frame.to_json(orient="records", lines=True, date_format="iso"))
+        self.failed += len(frame)
+        self.last_error = f"{type(error).__name__}: {error}"[:500]
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every queued record is written (tests, pages that show the log)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.empty() and self._idle.wait(0.05) and self._queue.empty():
+                return
+        raise TimeoutError("prediction log did not drain in time")
+
+    def close(self) -> None:
+        """Drain the queue and stop the writer (idempotent)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=60)
+
+
+@dataclass(frozen=True)
+class PendingRecords:
+    """Predictions waiting for the writer: raw arrays, turned into table rows off the request path."""
+
+    request_id: str
+    version: int
+    source: str
+    inputs: pd.DataFrame | dict[str, Any]
+    p: np.ndarray
+    decisions: np.ndarray
+    row_numbers: list[int] | None
+    created_at: Any
+
+    def build(self) -> pd.DataFrame:
+        if isinstance(self.inputs, pd.DataFrame):
+            inputs = self.inputs.to_json(orient="records", lines=True).splitlines()
+        else:
+            inputs = [json.dumps(self.inputs)]
+        n = len(self.p)
+        return pd.DataFrame({"request_id": self.request_id, "created_at": self.created_at,
+                             "version_id": self.version, "decision": self.decisions, "p_poisonous": self.p,
+                             "inputs_json": inputs, "source": self.source[:32],
+                             "row_number": self.row_numbers if self.row_numbers is not None else [None] * n})
+
+
+# ---------------------------------------------------------------- the predictor
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """One answer: the decision, P(poisonous), the version and the features that drove it."""
+
+    request_id: str
+    decision: str
+    p_poisonous: float
+    version: int
+    family: str
+    t_low: float
+    t_high: float
+    drivers: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "decision": self.decision, "p_poisonous": self.p_poisonous,
+                "version": self.version, "family": self.family, "t_low": self.t_low, "t_high": self.t_high,
+                "drivers": [{"feature": f, "effect": e} for f, e in self.drivers]}
+
+
+class Predictor:
+    """A registered version ready to answer: encoding, probability, threshold, logging."""
+
+    def __init__(self, info: ModelVersionInfo, fast: FastPredictor, log: PredictionLog | None) -> None:
+        self.info = info
+        self.fast = fast
+        self.log = log
+        self._thresholds = (info.threshold.t_low, info.threshold.t_high)
+
+    def _decide_one(self, p: float) -> str:
+        return str(decide(np.array([p]), self._thresholds)[0])
+
+    def predict_one(self, row: Mapping[str, Any], *, source: str = "api", explain: bool = False) -> PredictionResult:
+        """Score one mushroom; raises InputError listing every problem of the row."""
+        problems = check_row(row)
+        if problems:
+            raise InputError("This mushroom cannot be scored: " + "; ".join(problems) + ".", code="bad_row")
+        clean = {name: row.get(name) for name in dataset.FEATURES}
+        for name in dataset.NUMERIC:
+            if clean[name] is not None and clean[name] != "":
+                clean[name] = float(clean[name])  # type: ignore[arg-type]
+            else:
+                clean[name] = None
+        p = self.fast.predict_one(clean)
+        decision = self._decide_one(p)
+        request_id = str(uuid.uuid4())
+        if self.log is not None:
+            self.log.enqueue(PendingRecords(request_id, self.info.version, source, clean, np.array([p]),
+                                            np.array([decision]), None, utcnow()))
+        drivers = self.explain(clean, p) if explain else ()
+        return PredictionResult(request_id, decision, p, self.info.version, self.info.family,
+                                self._thresholds[0], self._thresholds[1], drivers)
+
+    def explain(self, row: Mapping[str, Any], p: float, top: int = 6) -> tuple[tuple[str, float], ...]:
+        """How much each given feature moves P(poisonous): p minus p with that feature unknown.
+
+        Occlusion, the same for every family: each feature in turn is set to missing and the
+        row scored again (one batch of up to 20 rows). Positive: the feature pushes towards
+        poisonous.
+        """
+        given = [f for f in dataset.FEATURES if row.get(f) is not None]
+        if not given:
+            return ()
+        x = np.vstack([self.fast.encode_row({**row, name: None}) for name in given])
+        effects = p - self.fast.predict_encoded(x)
+        order = np.argsort(-np.abs(effects))[:top]
+        return tuple((given[i], float(effects[i])) for i in order)
+
+    def predict_frame(self, frame: pd.DataFrame, *, source: str = "batch") -> tuple[pd.DataFrame, list[Failure]]:
+        """Score every valid row of a frame of strings; invalid rows get no answer and a failure each.
+
+        Returns the frame with ``p_poisonous``, ``decision``, ``version`` and ``error`` columns
+        added (input columns unchanged), and the failures.
+        """
+        typed, failures = check_frame(frame)
+        bad = {f.row for f in failures}
+        ok = np.array([i + 1 not in bad for i in range(len(frame))], dtype=bool)
+        p = np.full(len(frame), np.nan)
+        decisions = np.full(len(frame), None, dtype=object)
+        if ok.any():
+            p_ok = self.fast.predict_proba(typed[ok])
+            p[ok] = p_ok
+            decisions[ok] = decide(p_ok, self._thresholds)
+        out = frame.copy()
+        out["p_poisonous"] = p
+        out["decision"] = decisions
+        out["version"] = self.info.version
+        errors: dict[int, list[str]] = {}
+        for f in failures:
+            errors.setdefault(int(f.row or 0), []).append(f"{f.column}: {f.check} (got {f.value!r})")
+        out["error"] = [("; ".join(errors[i + 1]) if i + 1 in errors else None) for i in range(len(frame))]
+        if self.log is not None and ok.any():
+            rows = np.flatnonzero(ok)
+            self.log.enqueue(PendingRecords(str(uuid.uuid4()), self.info.version, source, typed.iloc[rows], p[ok],
+                                            decisions[ok], (rows + 1).tolist(), utcnow()))
+        return out, failures
