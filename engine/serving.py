@@ -34,7 +34,7 @@ from engine.training.safety import decide
 def check_row(row: Mapping[str, Any]) -> list[str]:
     """Problems of one mushroom given as ``feature -> value``; empty when it can be scored.
 
-    The same rules as :func:`check_frame` (allowed codes, ranges, required features), in plain
+    The same rules as :func:`encode_checked` (allowed codes, ranges, required features), in plain
     Python so that one row costs microseconds, not a DataFrame.
     """
     problems: list[str] = []
@@ -60,43 +60,70 @@ def check_row(row: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def check_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Failure]]:
-    """Vectorised :func:`check_row` for many rows: the typed features and one Failure per bad cell.
+def _numbers(col: pd.Series) -> np.ndarray:
+    try:
+        return col.astype(np.float64).to_numpy()
+    except (TypeError, ValueError):
+        return pd.to_numeric(col, errors="coerce").astype(np.float64).to_numpy()
 
-    ``frame`` holds strings as read from a file (None = empty); rows are numbered from 1.
+
+def encode_checked(fast: FastPredictor, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[Failure]]:
+    """Check every row of a frame of strings and encode it for ``fast`` in one pass per column.
+
+    The checks are :func:`check_row`'s (allowed codes, ranges, required features), vectorised.
+    Returns the encoded matrix, a mask of the rows that passed, and one Failure per bad cell
+    (rows numbered from 1). Rows that fail are encoded too but must not be scored.
     """
-    missing_columns = [c for c in dataset.FEATURES if c not in frame.columns]
-    if missing_columns:
-        raise InputError(f"The file lacks required feature column(s): {', '.join(missing_columns)}. "
+    absent = [c for c in dataset.FEATURES if c not in frame.columns]
+    if absent:
+        raise InputError(f"The file lacks required feature column(s): {', '.join(absent)}. "
                          "Use the column names of the secondary mushroom data set.", code="missing_columns")
+    n = len(frame)
+    x = np.zeros((n, fast.n_columns), dtype=np.float64)
+    rows = np.arange(n)
+    bad = np.zeros(n, dtype=bool)
     failures: list[Failure] = []
-    typed = pd.DataFrame(index=frame.index)
+    numeric = {name: (idx, scaling) for name, idx, scaling in fast.numeric}
+    categorical = {name: (mapping, missing_idx) for name, mapping, missing_idx, _ in fast.categorical}
+
+    def fail(mask: np.ndarray, name: str, col: pd.Series, check: str) -> None:
+        for i in np.flatnonzero(mask):
+            failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]), check))
+        bad[mask] = True
+
     for name in dataset.FEATURES:
         col = frame[name]
-        empty = col.isna()
+        empty = col.isna().to_numpy()
+        if name in dataset.REQUIRED and empty.any():
+            fail(empty, name, col, "a value is required")
         if name in dataset.NUMERIC:
-            numbers = pd.to_numeric(col, errors="coerce").astype(float)
-            bad_type = numbers.isna() & ~empty
+            values = _numbers(col)
+            fail(np.isnan(values) & ~empty, name, col, "type: a number")
             r = dataset.RANGES[name]
-            low_ok = numbers > r.low if r.low_exclusive else numbers >= r.low
-            bad_range = numbers.notna() & ~(low_ok & (numbers <= r.high))
-            for i in np.flatnonzero(bad_type.to_numpy()):
-                failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]), "type: a number"))
-            for i in np.flatnonzero(bad_range.to_numpy()):
-                failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]),
-                                        f"range: {r.low:g}..{r.high:g} {r.unit}"))
-            typed[name] = numbers
+            with np.errstate(invalid="ignore"):
+                low_ok = values > r.low if r.low_exclusive else values >= r.low
+                fail(~np.isnan(values) & ~(low_ok & (values <= r.high)), name, col,
+                     f"range: {r.low:g}..{r.high:g} {r.unit}")
+            if name in numeric:
+                idx, scaling = numeric[name]
+                if scaling is not None:
+                    fill, mean, scale = scaling
+                    values = (np.where(np.isnan(values), fill, values) - mean) / scale
+                x[:, idx] = values
         else:
-            bad_code = ~col.isin(list(dataset.CODES[name])) & ~empty
-            for i in np.flatnonzero(bad_code.to_numpy()):
-                failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]),
-                                        "allowed codes: " + ", ".join(dataset.CODES[name])))
-            typed[name] = col.where(~bad_code, None)
-        if name in dataset.REQUIRED:
-            for i in np.flatnonzero(empty.to_numpy()):
-                failures.append(Failure(int(i) + 1, name, None, "a value is required"))
+            vocabulary = list(dataset.CODES[name])
+            codes = pd.Index(vocabulary).get_indexer(col)
+            fail((codes < 0) & ~empty, name, col, "allowed codes: " + ", ".join(vocabulary))
+            if name in categorical:
+                mapping, missing_idx = categorical[name]
+                target = np.array([mapping.get(v, -1) for v in vocabulary] + [-1])
+                j = target[codes]  # codes == -1 picks the trailing -1
+                hit = j >= 0
+                x[rows[hit], j[hit]] = 1.0
+                if missing_idx is not None:
+                    x[rows[empty], missing_idx] = 1.0
     failures.sort(key=lambda f: (f.row or 0, f.column or ""))
-    return typed, failures
+    return x, ~bad, failures
 
 
 # ---------------------------------------------------------------- the prediction log
@@ -214,7 +241,8 @@ class PendingRecords:
 
     def build(self) -> pd.DataFrame:
         if isinstance(self.inputs, pd.DataFrame):
-            inputs = self.inputs.to_json(orient="records", lines=True).splitlines()
+            chosen = self.inputs if self.row_numbers is None else self.inputs.iloc[np.array(self.row_numbers) - 1]
+            inputs = chosen[list(dataset.FEATURES)].to_json(orient="records", lines=True).splitlines()
         else:
             inputs = [json.dumps(self.inputs)]
         n = len(self.p)
@@ -300,13 +328,11 @@ class Predictor:
         Returns the frame with ``p_poisonous``, ``decision``, ``version`` and ``error`` columns
         added (input columns unchanged), and the failures.
         """
-        typed, failures = check_frame(frame)
-        bad = {f.row for f in failures}
-        ok = np.array([i + 1 not in bad for i in range(len(frame))], dtype=bool)
+        x, ok, failures = encode_checked(self.fast, frame)
         p = np.full(len(frame), np.nan)
         decisions = np.full(len(frame), None, dtype=object)
         if ok.any():
-            p_ok = self.fast.predict_proba(typed[ok])
+            p_ok = self.fast.predict_encoded(x[ok] if not ok.all() else x)
             p[ok] = p_ok
             decisions[ok] = decide(p_ok, self._thresholds)
         out = frame.copy()
@@ -319,6 +345,6 @@ class Predictor:
         out["error"] = [("; ".join(errors[i + 1]) if i + 1 in errors else None) for i in range(len(frame))]
         if self.log is not None and ok.any():
             rows = np.flatnonzero(ok)
-            self.log.enqueue(PendingRecords(str(uuid.uuid4()), self.info.version, source, typed.iloc[rows], p[ok],
+            self.log.enqueue(PendingRecords(str(uuid.uuid4()), self.info.version, source, frame, p[ok],
                                             decisions[ok], (rows + 1).tolist(), utcnow()))
         return out, failures
