@@ -47,7 +47,7 @@ def check_row(row: Mapping[str, Any]) -> list[str]:
             continue
         if name in dataset.NUMERIC:
             try:
-                number = float(value)
+                number = float(value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 problems.append(f"{name}: {clip(value, 40)!r} is not a number")
                 continue

@@ -11,6 +11,8 @@ holds on all 61,069 rows (tests/ingest/test_schemas.py re-checks this).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -22,8 +24,8 @@ CODE_FORMAT = r"^[a-z?]$"
 CODE_FORMAT_CHECK = "format: one lower-case letter or '?'"
 
 
-def _code(column: str, **kwargs: object) -> object:
-    return pa.Field(nullable=True, str_matches=CODE_FORMAT, **kwargs)  # type: ignore[arg-type]
+def _code(column: str, **kwargs: Any) -> Any:
+    return pa.Field(nullable=True, str_matches=CODE_FORMAT, **kwargs)
 
 
 class RawMushrooms(pa.DataFrameModel):
@@ -56,14 +58,16 @@ class RawMushrooms(pa.DataFrameModel):
         name = "raw mushroom file"
 
 
-def _allowed(column: str) -> object:
+def _allowed(column: str) -> Any:
     return pa.Field(nullable=column not in dataset.REQUIRED, isin=sorted(dataset.CODES[column]))
 
 
-def _measured(column: str) -> object:
+def _measured(column: str) -> Any:
     r = dataset.RANGES[column]
-    low = {"gt": r.low} if r.low_exclusive else {"ge": r.low}
-    return pa.Field(nullable=column not in dataset.REQUIRED, le=r.high, **low)  # type: ignore[arg-type]
+    nullable = column not in dataset.REQUIRED
+    if r.low_exclusive:
+        return pa.Field(nullable=nullable, gt=r.low, le=r.high)
+    return pa.Field(nullable=nullable, ge=r.low, le=r.high)
 
 
 def _same(a: pd.Series, b: pd.Series) -> pd.Series:
