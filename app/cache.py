@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
-from engine import services
+from engine import registry, services
 from engine.config import get_settings
 
 #: Lists and counts change whenever anyone (another tab, the scheduler, the CLI) writes.
 LIST_TTL_S = 10
 #: A batch's lineage and report change only when the same file is sent again.
 BATCH_TTL_S = 60
+#: The prediction log grows with every answer (this tab, other tabs, the API); read it often.
+PREDICTIONS_TTL_S = 5
 
 
 def _db_key() -> str:
@@ -63,6 +67,36 @@ def _quarantined_rows(db_key: str, batch_id: int) -> pd.DataFrame:
     return services.quarantined_rows(batch_id)
 
 
+@st.cache_data(ttl=LIST_TTL_S, show_spinner=False)
+def _list_versions(db_key: str) -> list[registry.ModelVersionInfo]:
+    return services.list_versions()
+
+
+@st.cache_data(ttl=LIST_TTL_S, show_spinner=False)
+def _get_version(db_key: str, version: int) -> registry.ModelVersionInfo:
+    return services.get_version(version)
+
+
+@st.cache_data(ttl=LIST_TTL_S, show_spinner=False)
+def _production_version(db_key: str) -> registry.ModelVersionInfo | None:
+    return services.production_version()
+
+
+@st.cache_data(ttl=LIST_TTL_S, show_spinner=False)
+def _audit_trail(db_key: str, version: int | None) -> list[registry.TransitionInfo]:
+    return services.audit_trail(version)
+
+
+@st.cache_data(ttl=LIST_TTL_S, show_spinner=False)
+def _production_version_at(db_key: str, when: datetime) -> int | None:
+    return services.production_version_at(when)
+
+
+@st.cache_data(ttl=PREDICTIONS_TTL_S, show_spinner=False)
+def _recent_predictions(db_key: str, limit: int) -> pd.DataFrame:
+    return services.recent_predictions(limit)
+
+
 def production_count() -> int:
     """Rows in the production table."""
     return _production_count(_db_key())
@@ -103,11 +137,47 @@ def quarantined_rows(batch_id: int) -> pd.DataFrame:
     return _quarantined_rows(_db_key(), batch_id)
 
 
+def list_versions() -> list[registry.ModelVersionInfo]:
+    """Every registered model version, newest first."""
+    return _list_versions(_db_key())
+
+
+def get_version(version: int) -> registry.ModelVersionInfo:
+    """One model version (NotFoundError if unknown; errors are never cached)."""
+    return _get_version(_db_key(), version)
+
+
+def production_version() -> registry.ModelVersionInfo | None:
+    """The version in production, or None."""
+    return _production_version(_db_key())
+
+
+def audit_trail(version: int | None = None) -> list[registry.TransitionInfo]:
+    """Stage transitions, oldest first; of one version or of all."""
+    return _audit_trail(_db_key(), version)
+
+
+def production_version_at(when: datetime) -> int | None:
+    """Which version was in production at ``when`` (naive UTC)."""
+    return _production_version_at(_db_key(), when)
+
+
+def recent_predictions(limit: int = 200) -> pd.DataFrame:
+    """The newest logged predictions (up to PREDICTIONS_TTL_S old; the log itself is written in the background)."""
+    return _recent_predictions(_db_key(), limit)
+
+
+def clear_predictions() -> None:
+    """Forget the cached prediction log, e.g. after this session's predictions were flushed."""
+    _recent_predictions.clear()
+
+
 _ALL = (_production_count, _list_batches, _list_alerts, _production_preview, _get_batch, _batch_lineage,
-        _batch_report, _quarantined_rows)
+        _batch_report, _quarantined_rows, _list_versions, _get_version, _production_version, _audit_trail,
+        _production_version_at, _recent_predictions)
 
 
 def clear_reads() -> None:
-    """Forget every cached read; call after a write (ingest, acknowledge) so the page shows it at once."""
+    """Forget every cached read; call after a write (ingest, acknowledge, train, promote) so the page shows it."""
     for cached in _ALL:
         cached.clear()

@@ -15,12 +15,19 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from engine.config import Settings, load_settings
 from tests.conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 START_TIMEOUT_S = 90
+SCREENSHOT_MAX_HEIGHT = 12_000
+_MAIN_HEIGHT_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const block = document.querySelector('[data-testid="stMainBlockContainer"]');
+  return Math.max(main ? main.scrollHeight : 0, block ? block.scrollHeight + 160 : 0);
+}"""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,8 +56,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.fixture
-def app_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh app on its own empty SQLite databases in tmp_path; stopped when the test ends."""
+def seed_app() -> Callable[[Settings], None] | None:
+    """Data to put in the app's databases before the server starts; test modules override this fixture."""
+    return None
+
+
+@pytest.fixture
+def app_url(tmp_path: Path, seed_app: Callable[[Settings], None] | None) -> Iterator[str]:
+    """A fresh app on its own SQLite databases in tmp_path (empty unless seed_app fills them); stopped at the end."""
     data = tmp_path / "data"
     port = _free_port()
     env = dict(os.environ)
@@ -63,6 +76,8 @@ def app_url(tmp_path: Path) -> Iterator[str]:
         "MUSHROOM_USER": "browser-test",
         "INVALID_ROW_POLICY": "reject",
     })
+    if seed_app is not None:
+        seed_app(load_settings(env))  # the same databases and folders the server will use
     log = tmp_path / "streamlit.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -114,7 +129,14 @@ def screenshot(tmp_path: Path) -> Callable[[Page, str], Path]:
 
     def take(tab: Page, name: str) -> Path:
         path = tmp_path / f"{name}.png"
+        # Streamlit scrolls inside its main area, so full_page alone stops at the viewport: grow it for the shot.
+        size = tab.viewport_size
+        height = int(tab.evaluate(_MAIN_HEIGHT_JS))
+        if size is not None and height > size["height"]:
+            tab.set_viewport_size({"width": size["width"], "height": min(height, SCREENSHOT_MAX_HEIGHT)})
         tab.screenshot(path=str(path), full_page=True)
+        if size is not None:
+            tab.set_viewport_size(size)
         return path
 
     return take
