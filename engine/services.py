@@ -470,3 +470,10 @@ def recent_predictions(limit: int = 200, *, settings: Settings | None = None) ->
     t = Prediction.__table__
     with dbs.production.connect() as conn:
         return pd.read_sql(select(t).order_by(t.c.id.desc()).limit(max(1, min(limit, 10_000))), conn)
+
+
+def training_snapshot(snapshot_id: int, *, settings: Settings | None = None) -> dict[str, object]:
+    """A training snapshot: batch ids, row count, content hash, how the rows were split."""
+    _, dbs = _dbs(settings)
+    with dbs.session()() as s:
+        return registry.get_snapshot(s, snapshot_id)

@@ -242,7 +242,8 @@ class PendingRecords:
     def build(self) -> pd.DataFrame:
         if isinstance(self.inputs, pd.DataFrame):
             chosen = self.inputs if self.row_numbers is None else self.inputs.iloc[np.array(self.row_numbers) - 1]
-            inputs = chosen[list(dataset.FEATURES)].to_json(orient="records", lines=True).splitlines()
+            chosen = chosen[list(dataset.FEATURES)].astype({c: np.float64 for c in dataset.NUMERIC})
+            inputs = chosen.to_json(orient="records", lines=True).splitlines()
         else:
             inputs = [json.dumps(self.inputs)]
         n = len(self.p)

@@ -52,6 +52,9 @@ def test_training_registers_one_staging_version_per_family(trained) -> None:  # 
     assert len(info.artifact_sha256) == 64 and info.created_by == "pytest"
     trail = services.audit_trail(info.version, settings=settings)
     assert [(t.from_stage, t.to_stage) for t in trail] == [(None, "staging")]
+    snapshot = services.training_snapshot(info.snapshot_id, settings=settings)
+    assert snapshot["row_count"] == SPECIES * 353 and snapshot["batch_ids"] == [1]
+    assert len(str(snapshot["content_sha256"])) == 64 and snapshot["group_column"] == "species"
 
 
 def test_same_snapshot_and_seed_give_the_same_metrics(trained) -> None:  # type: ignore[no-untyped-def]

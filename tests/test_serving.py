@@ -92,6 +92,8 @@ def test_csv_batch_scores_good_rows_and_names_bad_ones(serving: Settings, second
     services.prediction_log(settings=serving).flush()
     logged = services.recent_predictions(settings=serving)
     assert len(logged) == 99 and 7 not in set(logged["row_number"])
+    first = json.loads(logged.sort_values("row_number")["inputs_json"].iloc[0])
+    assert first["cap_diameter"] == 15.26 and first["gill_spacing"] is None  # numbers as numbers, as from the form
 
 
 def test_csv_without_the_feature_columns_is_refused(serving: Settings, uci_1987_path: Path) -> None:
