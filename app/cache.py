@@ -92,6 +92,11 @@ def _production_version_at(db_key: str, when: datetime) -> int | None:
     return services.production_version_at(when)
 
 
+@st.cache_data(ttl=BATCH_TTL_S, show_spinner=False)
+def _training_snapshot(db_key: str, snapshot_id: int) -> dict[str, object]:
+    return services.training_snapshot(snapshot_id)
+
+
 @st.cache_data(ttl=PREDICTIONS_TTL_S, show_spinner=False)
 def _recent_predictions(db_key: str, limit: int) -> pd.DataFrame:
     return services.recent_predictions(limit)
@@ -181,3 +186,8 @@ def clear_reads() -> None:
     """Forget every cached read; call after a write (ingest, acknowledge, train, promote) so the page shows it."""
     for cached in _ALL:
         cached.clear()
+
+
+def training_snapshot(snapshot_id: int) -> dict[str, object]:
+    """A training snapshot (immutable, so cached like a batch)."""
+    return _training_snapshot(_db_key(), snapshot_id)

@@ -148,13 +148,15 @@ def _details(infos: list[registry.ModelVersionInfo]) -> None:
         return
     info = by_id[version]
     s = info.threshold
+    snapshot = cache.training_snapshot(info.snapshot_id)
     left, right = st.columns(2)
     left.markdown(
         f"**Family:** {FAMILY_NAMES.get(info.family, info.family)} (`{info.family}`)  \n"
         f"**Stage:** {info.stage}  \n"
         f"**Created:** {info.created_at:%Y-%m-%d %H:%M:%S} UTC by {widgets.md_escape(info.created_by)}  \n"
-        f"**Training snapshot:** {info.snapshot_id} ({info.evaluation.n_rows:,} rows, "
-        f"{info.evaluation.n_groups} species, seed {info.evaluation.random_state})  \n"
+        f"**Training snapshot:** {info.snapshot_id} ({info.evaluation.n_rows:,} rows of batch(es) "
+        f"{', '.join(str(b) for b in snapshot['batch_ids'])}, {info.evaluation.n_groups} species, "
+        f"seed {info.evaluation.random_state}, content sha256 `{str(snapshot['content_sha256'])[:16]}...`)  \n"
         f"**Notes:** {widgets.md_escape(info.notes) or '(none)'}")
     right.markdown(
         f"**Threshold:** t_low = {s.t_low:.4f}, t_high = {s.t_high:.4f} ({s.method}, target "
