@@ -27,6 +27,7 @@ class Settings:
     environment: str = "development"
     max_false_edible_rate: float = 0.01
     production_gate_max_false_edible: float = 0.01
+    safety_calibration: str = "empirical"
     user: str = "system"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -98,6 +99,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     policy = env.get("INVALID_ROW_POLICY", "reject")
     if policy not in INVALID_ROW_POLICIES:
         raise ConfigError(f"INVALID_ROW_POLICY={policy!r}: use one of {', '.join(INVALID_ROW_POLICIES)}.")
+    calibration = env.get("SAFETY_CALIBRATION", "empirical")
+    if calibration not in ("empirical", "species_conformal"):
+        raise ConfigError(f"SAFETY_CALIBRATION={calibration!r}: use empirical or species_conformal.")
     return Settings(
         data_dir=data_dir,
         staging_database_url=staging,
@@ -109,6 +113,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         environment=environment,
         max_false_edible_rate=_rate(env, "MAX_FALSE_EDIBLE_RATE", 0.01),
         production_gate_max_false_edible=_rate(env, "PRODUCTION_GATE_MAX_FALSE_EDIBLE", 0.01),
+        safety_calibration=calibration,
         user=env.get("MUSHROOM_USER") or env.get("USER") or "system",
     )
 

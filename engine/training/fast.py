@@ -41,7 +41,7 @@ class FastPredictor:
         self,
         *,
         n_columns: int,
-        numeric: tuple[tuple[str, int, float | None, float | None, float | None], ...],
+        numeric: tuple[tuple[str, int, tuple[float, float, float] | None], ...],
         categorical: tuple[tuple[str, dict[str, int], int | None, tuple[str, ...]], ...],
         estimator: Any,
         pipeline: Pipeline,
@@ -81,15 +81,15 @@ class FastPredictor:
             raise InputError("FastPredictor needs a fitted pipeline made by engine.training.pipelines."
                              "build_pipeline; fit it first.", code="bad_pipeline") from exc
         columns = {name: list(cols) for name, _, cols in pre.transformers_}
-        numeric: list[tuple[str, int, float | None, float | None, float | None]] = []
+        numeric: list[tuple[str, int, tuple[float, float, float] | None]] = []
         if NUMERIC_BLOCK in fitted and columns[NUMERIC_BLOCK]:
             start = slices[NUMERIC_BLOCK].start
             block = fitted[NUMERIC_BLOCK]
             if any(name == NUMERIC_BLOCK and spec == "passthrough" for name, spec, _ in pre.transformers):
-                numeric = [(c, start + i, None, None, None) for i, c in enumerate(columns[NUMERIC_BLOCK])]
+                numeric = [(c, start + i, None) for i, c in enumerate(columns[NUMERIC_BLOCK])]
             else:
                 imp, scale = block.named_steps["impute"], block.named_steps["scale"]
-                numeric = [(c, start + i, float(imp.statistics_[i]), float(scale.mean_[i]), float(scale.scale_[i]))
+                numeric = [(c, start + i, (float(imp.statistics_[i]), float(scale.mean_[i]), float(scale.scale_[i])))
                            for i, c in enumerate(columns[NUMERIC_BLOCK])]
         categorical: list[tuple[str, dict[str, int], int | None, tuple[str, ...]]] = []
         if CATEGORICAL_BLOCK in fitted and columns[CATEGORICAL_BLOCK]:
@@ -113,13 +113,12 @@ class FastPredictor:
                              code="missing_columns")
         x = np.zeros((1, self.n_columns), dtype=np.float64)
         out = x[0]
-        for name, idx, fill, mean, scale in self.numeric:
+        for name, idx, scaling in self.numeric:
             value = row[name]
             v = math.nan if _is_missing(value) else float(value)
-            if fill is not None:
-                if math.isnan(v):
-                    v = fill
-                v = (v - mean) / scale  # type: ignore[operator]
+            if scaling is not None:
+                fill, mean, scale = scaling
+                v = ((fill if math.isnan(v) else v) - mean) / scale
             out[idx] = v
         for name, mapping, missing_idx, _ in self.categorical:
             value = row[name]
@@ -135,15 +134,16 @@ class FastPredictor:
             raise InputError(f"Frame lacks feature columns {absent}.", code="missing_columns")
         n = len(frame)
         x = np.zeros((n, self.n_columns), dtype=np.float64)
-        for name, idx, fill, mean, scale in self.numeric:
+        for name, idx, scaling in self.numeric:
             v = pd.to_numeric(frame[name]).to_numpy(dtype=np.float64, na_value=np.nan)
-            if fill is not None:
+            if scaling is not None:
+                fill, mean, scale = scaling
                 v = (np.where(np.isnan(v), fill, v) - mean) / scale
             x[:, idx] = v
         rows = np.arange(n)
         for name, mapping, missing_idx, levels in self.categorical:
             col = frame[name]
-            codes = pd.Categorical(col.astype(object), categories=list(levels)).codes
+            codes = pd.Index(levels, dtype=object).get_indexer(col.astype(object))  # -1: unseen or missing
             known = codes >= 0
             x[rows[known], mapping[levels[0]] + codes[known]] = 1.0
             if missing_idx is not None:

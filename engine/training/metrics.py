@@ -98,7 +98,8 @@ class Metrics:
         if missing:
             raise InputError(f"Metrics dict lacks {sorted(missing)}.", code="bad_metrics")
         ints = {"n", "tn", "fp", "fn", "tp"}
-        return cls(**{k: (int(data[k]) if k in ints else float(data[k])) for k in names})
+        values: dict[str, Any] = {k: (int(data[k]) if k in ints else float(data[k])) for k in names}
+        return cls(**values)
 
 
 def _ratio(num: float, den: float) -> float:

@@ -53,9 +53,11 @@ class TrainResult:
                                     "species": section(g.pooled, g.pooled.false_edible_rate),
                                     "species_folds_mean": {k: g.mean[k] for k in ("accuracy", "f2", "roc_auc")
                                                            if k in g.mean},
-                                    "safety": {"t_low": s.t_low, "t_high": s.t_high, "coverage": s.coverage,
+                                    "safety": {"method": s.method, "max_false_edible_rate": s.max_false_edible_rate,
+                                               "t_low": s.t_low, "t_high": s.t_high, "coverage": s.coverage,
                                                "false_edible_rate": s.false_edible_rate,
-                                               "feasible": s.feasible}},
+                                               "species_false_edible_rate": s.species_false_edible_rate,
+                                               "conformal_bound": s.conformal_bound, "feasible": s.feasible}},
                         "seconds": round(self.seconds.get(v.family, 0.0), 2)})
         return {"status": "trained", "snapshot_id": self.snapshot_id, "versions": out}
 
@@ -120,7 +122,8 @@ def train_families(
             progress(family, f"evaluating {family}: random hold-out, 5 species-held-out folds, final fit")
         began = time.perf_counter()
         evaluation = evaluate(family, resolved[family], X, y, groups, random_state,
-                              max_false_edible_rate=settings.max_false_edible_rate)
+                              max_false_edible_rate=settings.max_false_edible_rate,
+                              calibration_method=settings.safety_calibration)
         seconds[family] = time.perf_counter() - began
         assert evaluation.pipeline is not None
         name = f"{family}-s{snapshot_id}-{int(time.time() * 1000)}"

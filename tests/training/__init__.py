@@ -1,0 +1,1 @@
+"""Tests of engine.training: pipelines, metrics, evaluation, safety threshold, fast predictor."""
