@@ -412,7 +412,7 @@ def load_version_pipeline(version: int, *, settings: Settings | None = None):  #
 # ---------------------------------------------------------------- serving
 
 _logs: dict[str, PredictionLog] = {}
-_predictors: dict[tuple[str, int], Predictor] = {}
+_predictors: dict[tuple[str, int, str], Predictor] = {}
 _serving_lock = threading.Lock()
 
 
@@ -428,22 +428,27 @@ def prediction_log(*, settings: Settings | None = None) -> PredictionLog:
 
 
 def get_predictor(version: int | None = None, *, settings: Settings | None = None) -> Predictor:
-    """The predictor of ``version`` (default: the production version), its artifact verified once."""
+    """The predictor of ``version`` (default: the production version), its artifact verified once.
+
+    The version is looked up on every call (another process may have promoted one), and the
+    cache is keyed by the artifact's sha256 too, so a reused version number never serves a
+    stale model.
+    """
     settings, _ = _dbs(settings)
     if version is None:
-        current = production_version(settings=settings)
-        if current is None:
+        info = production_version(settings=settings)
+        if info is None:
             raise StateError("No model version is in production. Train one (Training page or `python -m engine "
                              "train`) and promote it (Registry page or `python -m engine promote`).",
                              code="no_production")
-        version = current.version
-    key = (settings.production_database_url, version)
+    else:
+        info = get_version(version, settings=settings)
+    key = (settings.production_database_url, info.version, info.artifact_sha256)
     with _serving_lock:
         found = _predictors.get(key)
     if found is not None:
         return found
-    info = get_version(version, settings=settings)
-    pipeline = load_version_pipeline(version, settings=settings)
+    pipeline = load_version_pipeline(info.version, settings=settings)
     predictor = Predictor(info, FastPredictor.from_pipeline(pipeline), prediction_log(settings=settings))
     with _serving_lock:
         _predictors[key] = predictor

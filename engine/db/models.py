@@ -25,6 +25,8 @@ from engine import dataset
 
 #: Microsecond timestamps on MariaDB too (its DATETIME defaults to whole seconds).
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+#: Double precision everywhere (MariaDB's FLOAT would be single precision).
+Double = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 #: Long text that MariaDB stores beyond TEXT's 64 KiB.
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
@@ -33,7 +35,7 @@ def _data_columns() -> list[Column]:
     columns: list[Column] = []
     for name in dataset.COLUMNS:
         if name in dataset.NUMERIC:
-            columns.append(Column(name, Float, nullable=name not in dataset.REQUIRED))
+            columns.append(Column(name, Double, nullable=name not in dataset.REQUIRED))
         else:
             columns.append(Column(name, String(1), nullable=name not in dataset.REQUIRED))
     return columns
@@ -109,7 +111,7 @@ class BatchStep(Base):
     step: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(Timestamp)
-    duration_s: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Double)
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -210,7 +212,7 @@ class ModelVersion(Base):
     params_json: Mapped[str] = mapped_column(Text)
     evaluation_json: Mapped[str] = mapped_column(LongText)
     threshold_json: Mapped[str] = mapped_column(Text)
-    coverage: Mapped[float] = mapped_column(Float)
+    coverage: Mapped[float] = mapped_column(Double)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("training_snapshots.id"))
     artifact_path: Mapped[str] = mapped_column(String(512))
     artifact_sha256: Mapped[str] = mapped_column(String(64))
@@ -247,7 +249,7 @@ class Prediction(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     version_id: Mapped[int] = mapped_column(Integer, index=True)
     decision: Mapped[str] = mapped_column(String(32))
-    p_poisonous: Mapped[float] = mapped_column(Float)
+    p_poisonous: Mapped[float] = mapped_column(Double)
     inputs_json: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32))
     row_number: Mapped[int | None] = mapped_column(Integer)
