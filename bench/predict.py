@@ -67,16 +67,20 @@ def main() -> int:
     n = min(args.rows, len(frame))
     picks = np.random.default_rng(0).choice(len(frame), size=n, replace=False)
 
+    # Each path is timed in its own loop over the same rows (interleaving them would make each
+    # call pay for waking the threads the previous one left idle).
     floor, naive, engine = [], [], []
     for i in picks:
         x = encoded[i:i + 1]
         t = time.perf_counter()
         booster.inplace_predict(x)
         floor.append(time.perf_counter() - t)
+    for i in picks:
         one = frame.iloc[i:i + 1]
         t = time.perf_counter()
         pipeline.predict_proba(one)
         naive.append(time.perf_counter() - t)
+    for i in picks:
         row = records[i]
         t = time.perf_counter()
         predictor.predict_one(row, source="bench")

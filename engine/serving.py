@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine
 
 from engine import dataset
@@ -62,39 +64,47 @@ def check_row(row: Mapping[str, Any]) -> list[str]:
 
 def _numbers(col: pd.Series) -> np.ndarray:
     try:
-        return col.astype(np.float64).to_numpy()
-    except (TypeError, ValueError):
+        return np.asarray(pc.cast(pa.array(col), pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         return pd.to_numeric(col, errors="coerce").astype(np.float64).to_numpy()
+
+
+def _codes(col: pd.Series, vocabulary: pa.Array) -> np.ndarray:
+    """Index of each cell in ``vocabulary``; -1 for a missing cell or a value not in it."""
+    found = pc.index_in(pa.array(col, type=pa.string()), value_set=vocabulary)
+    return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def encode_checked(fast: FastPredictor, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[Failure]]:
     """Check every row of a frame of strings and encode it for ``fast`` in one pass per column.
 
-    The checks are :func:`check_row`'s (allowed codes, ranges, required features), vectorised.
-    Returns the encoded matrix, a mask of the rows that passed, and one Failure per bad cell
-    (rows numbered from 1). Rows that fail are encoded too but must not be scored.
+    The checks are :func:`check_row`'s (allowed codes, ranges, required features), vectorised
+    with Arrow's compute kernels. Returns the encoded matrix, a mask of the rows that passed,
+    and one Failure per bad cell (rows numbered from 1). Rows that fail are encoded too but
+    must not be scored.
     """
     absent = [c for c in dataset.FEATURES if c not in frame.columns]
     if absent:
         raise InputError(f"The file lacks required feature column(s): {', '.join(absent)}. "
                          "Use the column names of the secondary mushroom data set.", code="missing_columns")
     n = len(frame)
-    x = np.zeros((n, fast.n_columns), dtype=np.float64)
-    rows = np.arange(n)
+    x = np.zeros((n, fast.n_columns), dtype=fast.input_dtype)
     bad = np.zeros(n, dtype=bool)
     failures: list[Failure] = []
     numeric = {name: (idx, scaling) for name, idx, scaling in fast.numeric}
     categorical = {name: (mapping, missing_idx) for name, mapping, missing_idx, _ in fast.categorical}
+    hot: list[np.ndarray] = []  # per categorical feature: the column set to 1 in each row, or -1
 
     def fail(mask: np.ndarray, name: str, col: pd.Series, check: str) -> None:
-        for i in np.flatnonzero(mask):
-            failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]), check))
-        bad[mask] = True
+        if mask.any():
+            for i in np.flatnonzero(mask):
+                failures.append(Failure(int(i) + 1, name, clip(col.iloc[i]), check))
+            bad[mask] = True
 
     for name in dataset.FEATURES:
         col = frame[name]
         empty = col.isna().to_numpy()
-        if name in dataset.REQUIRED and empty.any():
+        if name in dataset.REQUIRED:
             fail(empty, name, col, "a value is required")
         if name in dataset.NUMERIC:
             values = _numbers(col)
@@ -112,16 +122,17 @@ def encode_checked(fast: FastPredictor, frame: pd.DataFrame) -> tuple[np.ndarray
                 x[:, idx] = values
         else:
             vocabulary = list(dataset.CODES[name])
-            codes = pd.Index(vocabulary).get_indexer(col)
+            codes = _codes(col, pa.array(vocabulary, type=pa.string()))
             fail((codes < 0) & ~empty, name, col, "allowed codes: " + ", ".join(vocabulary))
             if name in categorical:
                 mapping, missing_idx = categorical[name]
+                missing = -1 if missing_idx is None else missing_idx
                 target = np.array([mapping.get(v, -1) for v in vocabulary] + [-1])
-                j = target[codes]  # codes == -1 picks the trailing -1
-                hit = j >= 0
-                x[rows[hit], j[hit]] = 1.0
-                if missing_idx is not None:
-                    x[rows[empty], missing_idx] = 1.0
+                hot.append(np.where(empty, missing, target[codes]))  # codes == -1 picks the trailing -1
+    if hot:
+        columns = np.stack(hot, axis=1)
+        cells = (np.arange(n)[:, None] * fast.n_columns + columns)[columns >= 0]
+        x.reshape(-1)[cells] = 1.0
     failures.sort(key=lambda f: (f.row or 0, f.column or ""))
     return x, ~bad, failures
 
@@ -329,9 +340,10 @@ class Predictor:
         Returns the frame with ``p_poisonous``, ``decision``, ``version`` and ``error`` columns
         added (input columns unchanged), and the failures.
         """
+        n = len(frame)
         x, ok, failures = encode_checked(self.fast, frame)
-        p = np.full(len(frame), np.nan)
-        decisions = np.full(len(frame), None, dtype=object)
+        p = np.full(n, np.nan)
+        decisions = np.full(n, None, dtype=object)
         if ok.any():
             p_ok = self.fast.predict_encoded(x[ok] if not ok.all() else x)
             p[ok] = p_ok
@@ -343,7 +355,8 @@ class Predictor:
         errors: dict[int, list[str]] = {}
         for f in failures:
             errors.setdefault(int(f.row or 0), []).append(f"{f.column}: {f.check} (got {f.value!r})")
-        out["error"] = [("; ".join(errors[i + 1]) if i + 1 in errors else None) for i in range(len(frame))]
+        out["error"] = [("; ".join(errors[i + 1]) if i + 1 in errors else None) for i in range(n)] if errors \
+            else None
         if self.log is not None and ok.any():
             rows = np.flatnonzero(ok)
             self.log.enqueue(PendingRecords(str(uuid.uuid4()), self.info.version, source, frame, p[ok],

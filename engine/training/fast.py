@@ -54,6 +54,12 @@ class FastPredictor:
         self.features: tuple[str, ...] = tuple(n[0] for n in numeric) + tuple(c[0] for c in categorical)
         self._booster = estimator.get_booster() if isinstance(estimator, XGBClassifier) else None
 
+    @property
+    def input_dtype(self) -> type[np.floating[Any]]:
+        """Float type of encoded rows: float32 for XGBoost (it reads features as float32, so
+        the answers are identical and the matrix half the size), float64 for scikit-learn."""
+        return np.float32 if self._booster is not None else np.float64
+
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline) -> FastPredictor:
         """Precompute the encoding of a fitted pipeline made by ``build_pipeline``.
