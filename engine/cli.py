@@ -118,8 +118,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK if not failures else EXIT_REFUSED
 
 
+def _cmd_ingest_inbox(args: argparse.Namespace) -> int:
+    from engine import services
+
+    results = services.ingest_inbox()
+    lines = [f"{r.file_name}: batch {r.batch_id} {r.status} - {r.message}" for r in results] or ["inbox is empty"]
+    _emit(args, {"status": "ok", "batches": [r.to_dict() for r in results]}, lines)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_REFUSED
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "ingest": ("ingest a CSV file: validate, stage and promote it to mushroom_data", _cmd_ingest),
+    "ingest-inbox": ("ingest every CSV file waiting in the watched folder (INBOX_DIR)", _cmd_ingest_inbox),
     "load-species": ("load primary_data.csv as the species reference and attribute rows to species",
                      _cmd_load_species),
     "train": ("train and register versions with random and species-held-out evaluation", _cmd_train),

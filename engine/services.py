@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -482,3 +483,30 @@ def training_snapshot(snapshot_id: int, *, settings: Settings | None = None) -> 
     _, dbs = _dbs(settings)
     with dbs.session()() as s:
         return registry.get_snapshot(s, snapshot_id)
+
+
+# ---------------------------------------------------------------- watched folder
+
+
+def ingest_inbox(*, settings: Settings | None = None, settle_seconds: float = 2.0) -> list[IngestResult]:
+    """Ingest every CSV file waiting in the inbox folder, oldest first, then file it away.
+
+    A promoted or duplicate file moves to ``inbox/processed/``, a rejected one to
+    ``inbox/rejected/`` (the report is in the batch history), each name prefixed with the
+    time. Files changed in the last ``settle_seconds`` may still be copying and wait for the
+    next run; links and folders are left alone.
+    """
+    settings = settings or get_settings()
+    inbox = settings.inbox_dir
+    inbox.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    waiting = sorted((p for p in inbox.iterdir() if p.suffix.lower() == ".csv" and p.is_file() and not p.is_symlink()
+                      and now - p.stat().st_mtime >= settle_seconds), key=lambda p: (p.stat().st_mtime, p.name))
+    results = []
+    for path in waiting:
+        result = ingest_path(path, source="inbox", settings=settings)
+        folder = inbox / ("processed" if result.ok else "rejected")
+        folder.mkdir(exist_ok=True)
+        path.rename(folder / f"{utcnow():%Y%m%dT%H%M%S}-{path.name}")
+        results.append(result)
+    return results

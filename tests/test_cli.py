@@ -71,3 +71,30 @@ def test_python_dash_m_engine_runs_load_species(tmp_path: Path, primary_path: Pa
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert (out["species"], out["families"]) == (173, 23)
+
+
+def test_inbox_files_are_ingested_and_filed_away(data_dir: Path, capsys: pytest.CaptureFixture[str],
+                                                 secondary_path: Path, uci_1987_path: Path) -> None:
+    import os
+    import shutil
+    import time
+
+    inbox = data_dir / "inbox"
+    inbox.mkdir(parents=True)
+    lines = secondary_path.read_text(encoding="utf-8").splitlines()[:301]
+    (inbox / "good.csv").write_text("\n".join(lines), encoding="utf-8")
+    shutil.copy(uci_1987_path, inbox / "old.csv")
+    (inbox / "notes.txt").write_text("not a csv")
+    past = time.time() - 60
+    for name in ("good.csv", "old.csv"):
+        os.utime(inbox / name, (past, past))
+    code, out = _run(capsys, "ingest-inbox")
+    assert code == 2  # one file was refused
+    statuses = {b["file_name"]: b["status"] for b in out["batches"]}  # type: ignore[union-attr]
+    assert statuses == {"good.csv": "promoted", "old.csv": "rejected"}
+    assert [p.name.endswith("-good.csv") for p in (inbox / "processed").iterdir()] == [True]
+    assert [p.name.endswith("-old.csv") for p in (inbox / "rejected").iterdir()] == [True]
+    assert (inbox / "notes.txt").exists()
+    (inbox / "fresh.csv").write_text("\n".join(lines), encoding="utf-8")  # still being copied: waits
+    code, out = _run(capsys, "ingest-inbox")
+    assert (code, out["batches"]) == (0, [])
