@@ -14,23 +14,14 @@ from engine.config import Settings
 from engine.errors import IntegrityError, StateError
 from engine.ingest.pipeline import utcnow
 from tests.conftest import make_settings
+from tests.realdata import as_bytes, head_lines, ingest_ten_species
 
-SPECIES = 10  # the first 5 edible and 5 poisonous species' blocks: 5 grouped folds, quick to train
-
-
-def _ingest_species_head(settings: Settings, secondary_bytes: bytes, primary_path: Path) -> None:
-    services.load_species(primary_path, settings=settings)
-    header, *rows = secondary_bytes.decode("utf-8").splitlines()
-    blocks = [rows[i:i + 353] for i in range(0, len(rows), 353)]
-    chosen = [b for b in blocks if b[0][0] == "e"][:5] + [b for b in blocks if b[0][0] == "p"][:5]
-    lines = [header] + [line for block in chosen for line in block]
-    result = services.ingest_upload(("\r\n".join(lines) + "\r\n").encode(), "head.csv", settings=settings)
-    assert result.status == "promoted"
+SPECIES = 10  # tests.realdata.ingest_ten_species: 5 edible and 5 poisonous species
 
 
 @pytest.fixture
 def trained(settings: Settings, secondary_bytes: bytes, primary_path: Path):  # type: ignore[no-untyped-def]
-    _ingest_species_head(settings, secondary_bytes, primary_path)
+    ingest_ten_species(settings, secondary_bytes, primary_path)
     result = services.train_models(families=("lr", "dt"), settings=settings)
     return settings, result
 
@@ -132,8 +123,7 @@ def test_a_tampered_artifact_is_refused_with_an_alert(trained) -> None:  # type:
 
 
 def test_training_without_species_says_what_to_do(settings: Settings, secondary_bytes: bytes) -> None:
-    lines = secondary_bytes.decode("utf-8").splitlines()[:800]
-    services.ingest_upload(("\r\n".join(lines) + "\r\n").encode(), "x.csv", settings=settings)
+    services.ingest_upload(as_bytes(head_lines(799, secondary_bytes)), "x.csv", settings=settings)
     from engine.errors import InputError
 
     with pytest.raises(InputError, match="load-species"):

@@ -13,7 +13,7 @@ from engine.config import Settings
 from engine.errors import InputError, StateError
 from engine.serving import PredictionLog, check_row
 from engine.training.safety import EDIBLE, POISONOUS, UNCERTAIN
-from tests.test_registry import _ingest_species_head
+from tests.realdata import as_bytes, head_lines, ingest_ten_species, with_cell
 
 #: First data line of secondary_data.csv: p;15.26;x;g;o;f;e;;w;16.95;17.09;s;y;w;u;w;t;g;;d;w
 FIRST_ROW = {"cap_diameter": 15.26, "cap_shape": "x", "cap_surface": "g", "cap_color": "o",
@@ -25,7 +25,7 @@ FIRST_ROW = {"cap_diameter": 15.26, "cap_shape": "x", "cap_surface": "g", "cap_c
 
 @pytest.fixture
 def serving(settings: Settings, secondary_bytes: bytes, primary_path: Path) -> Settings:
-    _ingest_species_head(settings, secondary_bytes, primary_path)
+    ingest_ten_species(settings, secondary_bytes, primary_path)
     [version] = services.train_models(families=("xgb",), settings=settings).versions
     services.promote_version(version.version, reason="serve it", settings=settings)
     return settings
@@ -78,11 +78,7 @@ def test_bad_row_raises_a_clear_error_and_logs_nothing(serving: Settings) -> Non
 
 
 def test_csv_batch_scores_good_rows_and_names_bad_ones(serving: Settings, secondary_bytes: bytes) -> None:
-    lines = secondary_bytes.decode("utf-8").splitlines()[:101]
-    cells = lines[7].split(";")
-    cells[2] = "z"  # cap-shape of data row 7
-    lines[7] = ";".join(cells)
-    data = ("\r\n".join(lines) + "\r\n").encode()
+    data = as_bytes(with_cell(head_lines(100, secondary_bytes), 7, "cap-shape", "z"))
     scored, failures = services.predict_csv(data, "batch.csv", settings=serving)
     assert len(scored) == 100
     assert [(f.row, f.column) for f in failures] == [(7, "cap_shape")]

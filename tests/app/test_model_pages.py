@@ -19,8 +19,8 @@ from engine.ingest.pipeline import utcnow
 from engine.training.pipelines import FAMILIES, PARAM_SPACE
 from engine.training.safety import LABELS, decide
 from tests.app.appenv import point_app_at
-from tests.conftest import REPO, SECONDARY, make_settings
-from tests.test_registry import _ingest_species_head
+from tests.conftest import REPO, make_settings
+from tests.realdata import as_bytes, head_lines, ingest_ten_species, with_cell
 
 PAGES = REPO / "pages"
 TRAIN_TIMEOUT_S = 120
@@ -77,7 +77,7 @@ def _fill(at: AppTest, features: dict[str, object]) -> None:
 @pytest.fixture
 def species_data(app_settings: Settings, secondary_bytes: bytes, primary_path: Path) -> Settings:
     """The species reference and the first 5 edible + 5 poisonous species' rows in production."""
-    _ingest_species_head(app_settings, secondary_bytes, primary_path)
+    ingest_ten_species(app_settings, secondary_bytes, primary_path)
     return app_settings
 
 
@@ -137,8 +137,7 @@ def test_training_without_data_shows_the_next_step(app_settings: Settings) -> No
 
 
 def test_training_without_species_shows_the_next_step(app_settings: Settings) -> None:
-    head = "\r\n".join(SECONDARY.read_text(encoding="utf-8").splitlines()[:51]) + "\r\n"
-    assert services.ingest_upload(head.encode(), "fifty.csv", settings=app_settings).status == "promoted"
+    assert services.ingest_upload(as_bytes(head_lines(50)), "fifty.csv", settings=app_settings).status == "promoted"
     at = _page("training").run()
     _button(at, "Train").click()
     at.run()
@@ -235,7 +234,7 @@ def test_promote_without_a_reason_shows_the_engine_message(trained: tuple[int, i
 
 
 def test_the_gate_refusal_is_shown(lenient_settings: Settings, secondary_bytes: bytes, primary_path: Path) -> None:
-    _ingest_species_head(lenient_settings, secondary_bytes, primary_path)
+    ingest_ten_species(lenient_settings, secondary_bytes, primary_path)
     lr = services.train_models(families=("lr",), settings=lenient_settings).versions[0]
     assert lr.threshold.false_edible_rate > lenient_settings.production_gate_max_false_edible
     at = _page("registry").run()
@@ -415,7 +414,7 @@ def test_an_edible_answer_comes_with_a_caution(lenient_settings: Settings, secon
                                                primary_path: Path) -> None:
     # With a 50% false-edible target the lr version gets t_low ~0.51, and the first (poisonous!) row, given only
     # its required features, scores below it: exactly why "edible" must never be shown without the caution.
-    _ingest_species_head(lenient_settings, secondary_bytes, primary_path)
+    ingest_ten_species(lenient_settings, secondary_bytes, primary_path)
     lr = services.train_models(families=("lr",), settings=lenient_settings).versions[0]
     at = _page("classify").run()
     _fill(at, {name: value if name in dataset.REQUIRED else None for name, value in _first_row().items()})
@@ -431,10 +430,7 @@ def test_an_edible_answer_comes_with_a_caution(lenient_settings: Settings, secon
 
 def test_classify_a_csv_file(trained: tuple[int, int], app_settings: Settings) -> None:
     services.promote_version(trained[0], reason="serve it", settings=app_settings)
-    lines = SECONDARY.read_text(encoding="utf-8").splitlines()[:21]
-    cells = lines[3].split(";")
-    cells[2] = "z"  # cap-shape of data row 3: an unknown code
-    lines[3] = ";".join(cells)
+    lines = with_cell(head_lines(20), 3, "cap-shape", "z")  # data row 3: an unknown code
     at = _page("classify").run()
     at.file_uploader(key="classify.file").set_value(("twenty.csv", ("\n".join(lines) + "\n").encode(), "text/csv"))
     _button(at, "Score the file").click()

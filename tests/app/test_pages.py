@@ -11,6 +11,7 @@ from streamlit.testing.v1.element_tree import Button
 from engine import services
 from engine.config import Settings, get_settings
 from tests.conftest import REPO
+from tests.realdata import as_bytes, head_lines, with_cell
 
 MAIN = REPO / "app" / "main.py"
 PAGES = REPO / "pages"
@@ -26,17 +27,8 @@ SAMPLE_TIMEOUT_S = 180  # the sample is 61,069 rows through five steps
 
 def _head(rows: int, bad_row: int | None = None, column: str = "cap-shape", value: str = "z") -> bytes:
     """The header and first ``rows`` data lines of the real file; optionally one cell of one row replaced."""
-    from tests.conftest import SECONDARY
-
-    if not SECONDARY.is_file():
-        pytest.skip(f"real data file {SECONDARY} not found")
-    lines = SECONDARY.read_text(encoding="utf-8").splitlines()[: rows + 1]
-    if bad_row is not None:
-        header = lines[0].split(";")
-        cells = lines[bad_row].split(";")
-        cells[header.index(column)] = value
-        lines[bad_row] = ";".join(cells)
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    lines = head_lines(rows)
+    return as_bytes(lines if bad_row is None else with_cell(lines, bad_row, column, value))
 
 
 def _texts(at: AppTest) -> list[str]:

@@ -12,7 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 from engine import dataset
 from engine.config import Settings
 from tests.conftest import PRIMARY, SECONDARY
-from tests.test_registry import _ingest_species_head
+from tests.realdata import ingest_ten_species
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +29,7 @@ def seed_app() -> Callable[[Settings], None]:
         pytest.skip(f"real data files {SECONDARY} / {PRIMARY} not found")
 
     def seed(settings: Settings) -> None:
-        _ingest_species_head(settings, SECONDARY.read_bytes(), PRIMARY)
+        ingest_ten_species(settings, SECONDARY.read_bytes(), PRIMARY)
 
     return seed
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import SECONDARY
+from tests.realdata import as_bytes, head_lines, with_cell
 
 pytestmark = pytest.mark.browser
 
@@ -19,15 +19,8 @@ SAMPLE_TIMEOUT_MS = 180_000
 
 def _csv(path: Path, bad_row: int | None = None) -> Path:
     """The header and the first ROWS data lines of the real file, optionally with one unknown code."""
-    if not SECONDARY.is_file():
-        pytest.skip(f"real data file {SECONDARY} not found")
-    lines = SECONDARY.read_text(encoding="utf-8").splitlines()[: ROWS + 1]
-    if bad_row is not None:
-        header = lines[0].split(";")
-        cells = lines[bad_row].split(";")
-        cells[header.index("cap-shape")] = "z"
-        lines[bad_row] = ";".join(cells)
-    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    lines = head_lines(ROWS)
+    path.write_bytes(as_bytes(lines if bad_row is None else with_cell(lines, bad_row, "cap-shape", "z")))
     return path
 
 

@@ -14,6 +14,7 @@ from engine.db.models import Alert, Batch, BatchStep, mushroom_data, staging_mus
 from engine.db.session import open_databases
 from engine.ingest.pipeline import STEPS, ingest_bytes
 from tests.conftest import make_settings
+from tests.realdata import as_bytes, head_lines, with_cell
 
 
 def _count(settings: Settings) -> int:
@@ -24,24 +25,6 @@ def _staged(settings: Settings) -> int:
     dbs = open_databases(settings)
     with dbs.staging.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(staging_mushroom)).scalar_one())
-
-
-def _head(secondary_bytes: bytes, rows: int) -> list[str]:
-    """Header plus the first ``rows`` data lines of the real file, as text lines (CRLF kept out)."""
-    return secondary_bytes.decode("utf-8").splitlines()[: rows + 1]
-
-
-def _file(lines: list[str]) -> bytes:
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
-
-
-def _with_cell(lines: list[str], data_row: int, column: str, value: str) -> list[str]:
-    header = lines[0].split(";")
-    out = list(lines)
-    cells = out[data_row].split(";")
-    cells[header.index(column)] = value
-    out[data_row] = ";".join(cells)
-    return out
 
 
 def test_real_file_is_promoted_whole(settings: Settings, secondary_bytes: bytes) -> None:
@@ -66,7 +49,7 @@ def test_real_file_is_promoted_whole(settings: Settings, secondary_bytes: bytes)
 
 
 def test_same_file_twice_is_a_duplicate(settings: Settings, secondary_bytes: bytes) -> None:
-    data = _file(_head(secondary_bytes, 500))
+    data = as_bytes(head_lines(data=secondary_bytes, rows=500))
     first = services.ingest_upload(data, "a.csv", settings=settings)
     again = services.ingest_upload(data, "renamed.csv", settings=settings)
     assert (first.status, again.status) == ("promoted", "duplicate")
@@ -86,23 +69,23 @@ def test_1987_file_is_rejected_as_another_schema(settings: Settings, uci_1987_pa
 
 def _bad_files(secondary_bytes: bytes) -> dict[str, tuple[bytes, str, int | None]]:
     """name -> (file bytes, phrase the message must contain, a data row the report must name)."""
-    lines = _head(secondary_bytes, 50)
+    lines = head_lines(data=secondary_bytes, rows=50)
     header = lines[0]
     return {
         "empty file": (b"", "empty", None),
-        "header only": (_file([header]), "no data rows", None),
-        "wrong delimiter": (_file([line.replace(";", "|") for line in lines]), "No delimiter", None),
-        "missing column": (_file([";".join(line.split(";")[:-1]) for line in lines]), "season", None),
-        "unknown code": (_file(_with_cell(lines, 7, "cap-shape", "z")), "cap_shape", 7),
-        "negative number": (_file(_with_cell(lines, 3, "stem-width", "-4.2")), "range", 3),
-        "text in numeric column": (_file(_with_cell(lines, 9, "cap-diameter", "big")), "number", 9),
-        "invalid utf-8": (_file(lines[:5]).replace(b";x;", b";\xff;", 1), "UTF-8", None),
+        "header only": (as_bytes([header]), "no data rows", None),
+        "wrong delimiter": (as_bytes([line.replace(";", "|") for line in lines]), "No delimiter", None),
+        "missing column": (as_bytes([";".join(line.split(";")[:-1]) for line in lines]), "season", None),
+        "unknown code": (as_bytes(with_cell(lines, 7, "cap-shape", "z")), "cap_shape", 7),
+        "negative number": (as_bytes(with_cell(lines, 3, "stem-width", "-4.2")), "range", 3),
+        "text in numeric column": (as_bytes(with_cell(lines, 9, "cap-diameter", "big")), "number", 9),
+        "invalid utf-8": (as_bytes(lines[:5]).replace(b";x;", b";\xff;", 1), "UTF-8", None),
         "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary", None),
-        "enormous field": (_file(_with_cell(lines, 12, "habitat", "d" * 5_000_000)), "format", 12),
-        "sql in a cell": (_file(_with_cell(lines, 4, "season", '"w\'); DROP TABLE mushroom_data;--"')), "format", 4),
-        "sql in a column name": (_file([header.replace("season", '"season\'; DROP TABLE mushroom_data;--"')]
+        "enormous field": (as_bytes(with_cell(lines, 12, "habitat", "d" * 5_000_000)), "format", 12),
+        "sql in a cell": (as_bytes(with_cell(lines, 4, "season", '"w\'); DROP TABLE mushroom_data;--"')), "format", 4),
+        "sql in a column name": (as_bytes([header.replace("season", '"season\'; DROP TABLE mushroom_data;--"')]
                                        + lines[1:]), "unknown column", None),
-        "too many fields in a row": (_file(lines[:6] + [lines[6] + ";x"] + lines[7:]), "number of fields", 6),
+        "too many fields in a row": (as_bytes(lines[:6] + [lines[6] + ";x"] + lines[7:]), "number of fields", 6),
     }
 
 
@@ -115,7 +98,7 @@ BAD_NAMES = ["empty file", "header only", "wrong delimiter", "missing column", "
 def test_bad_input_is_rejected_and_production_is_unchanged(
     settings: Settings, secondary_bytes: bytes, case: str
 ) -> None:
-    good = services.ingest_upload(_file(_head(secondary_bytes, 300)), "good.csv", settings=settings)
+    good = services.ingest_upload(as_bytes(head_lines(data=secondary_bytes, rows=300)), "good.csv", settings=settings)
     assert good.status == "promoted"
     data, phrase, row = _bad_files(secondary_bytes)[case]
     result = services.ingest_upload(data, f"{case}.csv", settings=settings)
@@ -132,18 +115,18 @@ def test_bad_input_is_rejected_and_production_is_unchanged(
 
 
 def test_report_names_every_failing_row(settings: Settings, secondary_bytes: bytes) -> None:
-    lines = _head(secondary_bytes, 200)
+    lines = head_lines(data=secondary_bytes, rows=200)
     for row in (5, 50, 150):
-        lines = _with_cell(lines, row, "cap-color", "Q")
-    lines = _with_cell(lines, 77, "has-ring", "f")  # row 77 has ring_type 'g': breaks the ring rule
-    detailed = _with_cell(lines, 120, "veil-type", "x")
-    result = services.ingest_upload(_file(detailed), "bad.csv", settings=settings)
+        lines = with_cell(lines, row, "cap-color", "Q")
+    lines = with_cell(lines, 77, "has-ring", "f")  # row 77 has ring_type 'g': breaks the ring rule
+    detailed = with_cell(lines, 120, "veil-type", "x")
+    result = services.ingest_upload(as_bytes(detailed), "bad.csv", settings=settings)
     assert result.status == "rejected"
     # 'Q' fails the format of initial validation, so the batch stops there with rows 5, 50, 150.
     assert {f.row for f in result.failures} == {5, 50, 150}
-    lines = _head(secondary_bytes, 200)
-    lines = _with_cell(_with_cell(lines, 77, "has-ring", "f"), 120, "veil-type", "x")
-    result = services.ingest_upload(_file(lines), "bad2.csv", settings=settings)
+    lines = head_lines(data=secondary_bytes, rows=200)
+    lines = with_cell(with_cell(lines, 77, "has-ring", "f"), 120, "veil-type", "x")
+    result = services.ingest_upload(as_bytes(lines), "bad2.csv", settings=settings)
     assert {f.row for f in result.failures} == {77, 120}
     assert any("ring_type" in f.check for f in result.failures if f.row == 77)
 
@@ -155,8 +138,9 @@ def test_quarantine_policy_holds_back_bad_rows_and_promotes_the_rest(
     from tests.conftest import _empty_tables
 
     _empty_tables(settings)
-    lines = _with_cell(_with_cell(_head(secondary_bytes, 100), 10, "cap-shape", "z"), 20, "stem-height", "-1")
-    result = services.ingest_upload(_file(lines), "q.csv", settings=settings)
+    lines = with_cell(head_lines(data=secondary_bytes, rows=100), 10, "cap-shape", "z")
+    lines = with_cell(lines, 20, "stem-height", "-1")
+    result = services.ingest_upload(as_bytes(lines), "q.csv", settings=settings)
     assert (result.status, result.rows_promoted, result.rows_quarantined) == ("promoted", 98, 2)
     held = services.quarantined_rows(result.batch_id, settings=settings)
     assert held["source_row"].tolist() == [10, 20]
@@ -168,7 +152,7 @@ def test_quarantine_policy_holds_back_bad_rows_and_promotes_the_rest(
 def test_a_crash_between_steps_leaves_production_untouched_and_a_rerun_finishes(
     settings: Settings, secondary_bytes: bytes, crash_after: str
 ) -> None:
-    data = _file(_head(secondary_bytes, 400))
+    data = as_bytes(head_lines(data=secondary_bytes, rows=400))
     dbs = open_databases(settings)
 
     def crash(step: str) -> None:
@@ -189,7 +173,7 @@ def test_a_crash_between_steps_leaves_production_untouched_and_a_rerun_finishes(
 
 
 def test_a_crash_inside_promotion_rolls_back_every_row(settings: Settings, secondary_bytes: bytes) -> None:
-    data = _file(_head(secondary_bytes, 400))
+    data = as_bytes(head_lines(data=secondary_bytes, rows=400))
     dbs = open_databases(settings)
 
     def fail_midway(conn, batch_id, rows):  # type: ignore[no-untyped-def]
@@ -205,7 +189,7 @@ def test_a_crash_inside_promotion_rolls_back_every_row(settings: Settings, secon
 
 
 def test_two_processes_racing_on_one_file_land_it_once(settings: Settings, secondary_bytes: bytes) -> None:
-    data = _file(_head(secondary_bytes, 2000))
+    data = as_bytes(head_lines(data=secondary_bytes, rows=2000))
     outcomes: list[str] = []
     errors: list[BaseException] = []
 

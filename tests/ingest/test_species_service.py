@@ -9,10 +9,7 @@ import pytest
 from engine import services
 from engine.config import Settings
 from engine.errors import InputError
-
-
-def _head(data: bytes, rows: int) -> bytes:
-    return ("\r\n".join(data.decode("utf-8").splitlines()[: rows + 1]) + "\r\n").encode()
+from tests.realdata import as_bytes, head_lines
 
 
 def test_rows_promoted_after_loading_species_get_their_species(
@@ -20,7 +17,7 @@ def test_rows_promoted_after_loading_species_get_their_species(
 ) -> None:
     loaded = services.load_species(primary_path, settings=settings)
     assert (loaded.species, loaded.families, loaded.rows_assigned) == (173, 23, 0)
-    result = services.ingest_upload(_head(secondary_bytes, 706), "two-species.csv", settings=settings)
+    result = services.ingest_upload(as_bytes(head_lines(706, secondary_bytes)), "two-species.csv", settings=settings)
     assert result.status == "promoted"
     rows = services.species_of_rows(settings=settings)
     # Rows 1-353 come from the first species of primary_data.csv, 354-706 from the second.
