@@ -41,6 +41,9 @@ def test_training_registers_one_staging_version_per_family(trained) -> None:  # 
     info = versions[-1]
     assert info.evaluation.grouped.n_folds == 5 and info.evaluation.n_groups == SPECIES
     assert len(info.artifact_sha256) == 64 and info.created_by == "pytest"
+    g = info.evaluation.grouped
+    assert f"species-held-out accuracy {g.mean['accuracy']:.3f}" in info.notes
+    assert "Default C=0.001" in info.notes  # the defaults were used: the notes say why they are what they are
     trail = services.audit_trail(info.version, settings=settings)
     assert [(t.from_stage, t.to_stage) for t in trail] == [(None, "staging")]
     snapshot = services.training_snapshot(info.snapshot_id, settings=settings)

@@ -169,7 +169,8 @@ def test_training_form_trains_and_shows_safety_first(species_data: Settings) -> 
     assert [(v.version, v.family, v.stage) for v in versions] == [(2, "dt", "staging"), (1, "lr", "staging")]
     dt, lr = versions
     assert dt.params["max_depth"] == 3 and lr.params["C"] == PARAM_SPACE["lr"][0].default
-    assert dt.notes == "from the form" and dt.evaluation.n_groups == 10
+    assert dt.notes.startswith("from the form\n\nMeasured: species-held-out accuracy")
+    assert dt.notes.endswith("Custom parameters (not the defaults).") and dt.evaluation.n_groups == 10
 
     # The error that kills comes first: each version's first two metrics are false-edible and coverage.
     metrics = [(m.label, m.value) for m in at.metric]
