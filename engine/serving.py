@@ -93,7 +93,8 @@ def encode_checked(fast: FastPredictor, frame: pd.DataFrame) -> tuple[np.ndarray
     failures: list[Failure] = []
     numeric = {name: (idx, scaling) for name, idx, scaling in fast.numeric}
     categorical = {name: (mapping, missing_idx) for name, mapping, missing_idx, _ in fast.categorical}
-    hot: list[np.ndarray] = []  # per categorical feature: the column set to 1 in each row, or -1
+    used = [name for name in dataset.CATEGORICAL_FEATURES if name in categorical]
+    hot = np.empty((n, len(used)), dtype=np.int64)  # per used categorical: the column set to 1, or -1
 
     def fail(mask: np.ndarray, name: str, col: pd.Series, check: str) -> None:
         if mask.any():
@@ -128,11 +129,10 @@ def encode_checked(fast: FastPredictor, frame: pd.DataFrame) -> tuple[np.ndarray
                 mapping, missing_idx = categorical[name]
                 missing = -1 if missing_idx is None else missing_idx
                 target = np.array([mapping.get(v, -1) for v in vocabulary] + [-1])
-                hot.append(np.where(empty, missing, target[codes]))  # codes == -1 picks the trailing -1
-    if hot:
-        columns = np.stack(hot, axis=1)
-        cells = (np.arange(n)[:, None] * fast.n_columns + columns)[columns >= 0]
-        x.reshape(-1)[cells] = 1.0
+                hot[:, used.index(name)] = np.where(empty, missing, target[codes])  # code -1 -> trailing -1
+    if used:
+        cells = hot + (np.arange(n, dtype=np.int64) * fast.n_columns)[:, None]
+        x.reshape(-1)[cells.ravel() if (hot >= 0).all() else cells[hot >= 0]] = 1.0
     failures.sort(key=lambda f: (f.row or 0, f.column or ""))
     return x, ~bad, failures
 
