@@ -199,8 +199,7 @@ class PredictionLog:
                 self._idle.set()
                 return
             items = self._drain(item)
-            frames = [i.build() for i in items]
-            frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            frame = PendingRecords.frame_of(items)
             self._write(frame)
             if self._queue.empty():
                 self._idle.set()
@@ -249,6 +248,20 @@ class PendingRecords:
     decisions: np.ndarray
     row_numbers: list[int] | None
     created_at: Any
+
+    @staticmethod
+    def frame_of(items: list[PendingRecords]) -> pd.DataFrame:
+        """Table rows of many pending items; single answers are gathered into one frame at once."""
+        singles = [i for i in items if not isinstance(i.inputs, pd.DataFrame)]
+        frames = [i.build() for i in items if isinstance(i.inputs, pd.DataFrame)]
+        if singles:
+            frames.append(pd.DataFrame({
+                "request_id": [i.request_id for i in singles], "created_at": [i.created_at for i in singles],
+                "version_id": [i.version for i in singles], "decision": [str(i.decisions[0]) for i in singles],
+                "p_poisonous": [float(i.p[0]) for i in singles],
+                "inputs_json": [json.dumps(i.inputs) for i in singles],
+                "source": [i.source[:32] for i in singles], "row_number": [None] * len(singles)}))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     def build(self) -> pd.DataFrame:
         if isinstance(self.inputs, pd.DataFrame):
