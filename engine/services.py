@@ -27,7 +27,8 @@ from engine.db.models import (
 )
 from engine.db.session import Databases, open_databases
 from engine.errors import InputError, IntegrityError, NotFoundError, StateError
-from engine.ingest.pipeline import STEPS, IngestResult, StepHook, ingest_bytes, utcnow
+from engine.ingest.pipeline import STEPS as STEPS  # re-exported: the app shows progress over them
+from engine.ingest.pipeline import IngestResult, StepHook, ingest_bytes, utcnow
 from engine.ingest.sources import Failure, read_csv_bytes
 from engine.ingest.species import (
     ROWS_PER_SPECIES,
@@ -38,8 +39,6 @@ from engine.ingest.species import (
 from engine.serving import PredictionLog, PredictionResult, Predictor
 from engine.training.fast import FastPredictor
 from engine.training.service import Progress, TrainResult, train_families
-
-__all__ = ["STEPS", "IngestResult"]
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "samples" / "secondary_data.csv"
 SAMPLE_SPECIES_PATH = SAMPLE_PATH.with_name("primary_data.csv")
