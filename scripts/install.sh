@@ -16,7 +16,7 @@ if [ -n "$missing" ]; then
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
   fi
-  apt-get update -qq
+  [ "${APT_UPDATED:-0}" = 1 ] || apt-get update -qq
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
   [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
