@@ -305,7 +305,7 @@ def ingest_bytes(
     _store_failures(dbs, run, "detailed", failures + warnings)
     bad_rows = sorted({f.row for f in failures if f.row is not None})
     whole_file = [f for f in failures if f.row is None]
-    if failures and (policy == "reject" or whole_file):
+    if failures and (policy == "reject" or whole_file or len(bad_rows) == rows_read):  # nothing left to promote
         message = "Detailed validation failed (codes, ranges, missing values, rules across columns): " + \
             _summarise(failures)
         run.record("detailed_validation", "failed", began, message)

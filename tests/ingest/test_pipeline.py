@@ -146,6 +146,12 @@ def test_quarantine_policy_holds_back_bad_rows_and_promotes_the_rest(
     assert held["source_row"].tolist() == [10, 20]
     assert "cap_shape" in held["reasons"].iloc[0]
     assert _count(settings) == 98
+    every_row_bad = head_lines(data=secondary_bytes, rows=3)
+    for row in (1, 2, 3):
+        every_row_bad = with_cell(every_row_bad, row, "season", "x")
+    result = services.ingest_upload(as_bytes(every_row_bad), "all-bad.csv", settings=settings)
+    assert result.status == "rejected" and {f.row for f in result.failures} == {1, 2, 3}
+    assert _count(settings) == 98
 
 
 @pytest.mark.parametrize("crash_after", STEPS[:-1])
