@@ -211,6 +211,19 @@ def get_production_model(session: Session) -> ModelVersionInfo | None:
     return None if row is None else ModelVersionInfo.of(row)
 
 
+def artifact_key(session: Session, version: int | None = None) -> tuple[int, str] | None:
+    """(version, artifact sha256) of ``version``, or of the production version when None.
+
+    A light query for the serving hot path: it reads two columns, not the evaluation JSON
+    (which holds every out-of-fold prediction and is over a megabyte).
+    """
+    query = select(ModelVersion.id, ModelVersion.artifact_sha256)
+    query = query.where(ModelVersion.stage == PRODUCTION) if version is None else query.where(
+        ModelVersion.id == version)
+    row = session.execute(query).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
 def list_transitions(session: Session, version: int | None = None) -> list[TransitionInfo]:
     query = select(StageTransition).order_by(StageTransition.id)
     if version is not None:

@@ -434,24 +434,25 @@ def get_predictor(version: int | None = None, *, settings: Settings | None = Non
     cache is keyed by the artifact's sha256 too, so a reused version number never serves a
     stale model.
     """
-    settings, _ = _dbs(settings)
-    if version is None:
-        info = production_version(settings=settings)
-        if info is None:
-            raise StateError("No model version is in production. Train one (Training page or `python -m engine "
-                             "train`) and promote it (Registry page or `python -m engine promote`).",
-                             code="no_production")
-    else:
-        info = get_version(version, settings=settings)
-    key = (settings.production_database_url, info.version, info.artifact_sha256)
+    settings, dbs = _dbs(settings)
+    with dbs.session()() as s:
+        key = registry.artifact_key(s, version)
+    if key is None:
+        if version is not None:
+            raise NotFoundError(f"No model version {version}. `python -m engine models` lists them.")
+        raise StateError("No model version is in production. Train one (Training page or `python -m engine "
+                         "train`) and promote it (Registry page or `python -m engine promote`).",
+                         code="no_production")
+    cache_key = (settings.production_database_url, *key)
     with _serving_lock:
-        found = _predictors.get(key)
+        found = _predictors.get(cache_key)
     if found is not None:
         return found
+    info = get_version(key[0], settings=settings)
     pipeline = load_version_pipeline(info.version, settings=settings)
     predictor = Predictor(info, FastPredictor.from_pipeline(pipeline), prediction_log(settings=settings))
     with _serving_lock:
-        _predictors[key] = predictor
+        _predictors[cache_key] = predictor
     return predictor
 
 
