@@ -30,12 +30,15 @@ from engine.errors import InputError, IntegrityError, NotFoundError, StateError
 from engine.ingest.pipeline import STEPS as STEPS  # re-exported: the app shows progress over them
 from engine.ingest.pipeline import IngestResult, StepHook, ingest_bytes, utcnow
 from engine.ingest.sources import Failure, read_csv_bytes
+from engine.ingest.species import METHODS as SPECIES_METHODS
 from engine.ingest.species import (
     ROWS_PER_SPECIES,
     SpeciesDefinition,
     assign_species,
+    block_order_agreement,
     parse_primary,
 )
+from engine.ingest.species import SpeciesAssignment as SpeciesAssignmentResult
 from engine.serving import PredictionLog, PredictionResult, Predictor
 from engine.training.fast import FastPredictor
 from engine.training.service import Progress, TrainResult, train_families
@@ -259,8 +262,7 @@ def _species_reference(dbs: Databases) -> list[SpeciesDefinition]:
                 for r in s.scalars(select(Species).order_by(Species.position)).all()]
 
 
-def _assignment_frame(batch_id: int, rows: pd.DataFrame, reference: list[SpeciesDefinition]) -> pd.DataFrame:
-    result = assign_species(rows, reference)
+def _assignment_frame(batch_id: int, rows: pd.DataFrame, result: SpeciesAssignmentResult) -> pd.DataFrame:
     return pd.DataFrame({"batch_id": batch_id, "source_row": rows["source_row"].to_numpy(),
                          "species_position": result.position, "method": result.method,
                          "candidates": result.candidates})
@@ -270,7 +272,8 @@ def _species_hook(reference: list[SpeciesDefinition]):  # type: ignore[no-untype
     """Attribute a batch's rows to species inside its promotion transaction."""
 
     def hook(conn: Connection, batch_id: int, rows: pd.DataFrame) -> None:
-        bulk_insert(conn, SpeciesAssignment.__table__, _assignment_frame(batch_id, rows, reference))  # type: ignore[arg-type]
+        frame = _assignment_frame(batch_id, rows, assign_species(rows, reference))
+        bulk_insert(conn, SpeciesAssignment.__table__, frame)  # type: ignore[arg-type]
 
     return hook
 
@@ -293,7 +296,7 @@ def load_species(path: Path, *, settings: Settings | None = None) -> SpeciesLoad
     with dbs.production.connect() as conn:
         batches = [int(b) for b in conn.execute(select(mushroom_data.c.batch_id).distinct()).scalars()]
     agreement: dict[int, float] = {}
-    methods = {m: 0 for m in ("unique", "best-of-candidates", "nearest-no-candidate")}
+    methods = dict.fromkeys(SPECIES_METHODS, 0)
     assigned = 0
     with dbs.session().begin() as s:
         s.execute(delete(Species))
@@ -306,14 +309,13 @@ def load_species(path: Path, *, settings: Settings | None = None) -> SpeciesLoad
             query = select(t.c.source_row, *(t.c[c] for c in dataset.COLUMNS)).where(
                 t.c.batch_id == batch_id).order_by(t.c.source_row)
             rows = pd.read_sql(query, conn)
-            frame = _assignment_frame(batch_id, rows, reference)
-            bulk_insert(conn, SpeciesAssignment.__table__, frame)  # type: ignore[arg-type]
-            for m, n in frame["method"].value_counts().items():
-                methods[str(m)] = methods.get(str(m), 0) + int(n)
-            assigned += len(frame)
-            if len(rows) == len(reference) * ROWS_PER_SPECIES:
-                block = (rows["source_row"].to_numpy() - 1) // ROWS_PER_SPECIES
-                agreement[batch_id] = float((frame["species_position"].to_numpy() == block).mean())
+            result = assign_species(rows, reference)
+            bulk_insert(conn, SpeciesAssignment.__table__, _assignment_frame(batch_id, rows, result))  # type: ignore[arg-type]
+            for m, n in result.summary().items():
+                methods[m] += n
+            assigned += len(result)
+            if len(rows) == len(reference) * ROWS_PER_SPECIES:  # a whole UCI file, rows in source order
+                agreement[batch_id] = block_order_agreement(result).overall
     families = len({d.family for d in reference})
     message = f"Loaded {len(reference)} species of {families} families; attributed {assigned} production rows."
     if agreement:
