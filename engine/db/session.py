@@ -144,12 +144,3 @@ def open_databases(settings: Settings) -> Databases:
     with _lock:
         _opened[key] = dbs
     return dbs
-
-
-def forget_databases() -> None:
-    """Dispose every engine (tests, and a clean shutdown)."""
-    with _lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
-        _opened.clear()

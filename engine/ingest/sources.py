@@ -164,13 +164,3 @@ def read_csv_bytes(data: bytes, file_name: str, max_bytes: int | None = None) ->
         frame = frame.apply(lambda s: s.str.strip())
     frame = frame.where(frame != "", None)
     return RawFile(name, len(data), digest, delimiter, header, frame, tuple(lines[1:]) if plain else None)
-
-
-def read_csv_path(path: Path, max_bytes: int | None = None) -> RawFile:
-    """Read a file from disk through :func:`read_csv_bytes`, refusing directories and oversize files early."""
-    if not path.is_file():
-        raise InputError(f"No such file: {path}. Give the path of a CSV file.")
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
-        raise FileRejected(f"{path.name} is {size / 1e6:.1f} MB, over the limit of {max_bytes / 1e6:.0f} MB.")
-    return read_csv_bytes(path.read_bytes(), path.name, max_bytes)
