@@ -289,7 +289,9 @@ def ingest_bytes(
     run.after("initial_validation")
 
     began = time.perf_counter()
-    delimited = _delimited(raw, batch_id)
+    text_loaders = {"postgresql", "mariadb", "mysql"}  # the dialects whose bulk path reads the lines
+    uses_text = bool(text_loaders & {dbs.staging.dialect.name, dbs.production.dialect.name})
+    delimited = _delimited(raw, batch_id) if uses_text else None
     with dbs.staging.begin() as conn:
         conn.execute(delete(staging_mushroom).where(staging_mushroom.c.batch_id == batch_id))
         bulk_insert(conn, staging_mushroom, typed, delimited=delimited)
